@@ -112,7 +112,8 @@ class SentenceTransformerEmbedder:
             str(p), device=device, local_files_only=True
         )
         self._lock = threading.Lock()
-        dim = self._model.get_sentence_embedding_dimension()
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = getter()
         if not dim:
             raise EmbedderError(f"model at {p} does not report an embedding dimension")
         self.dim = int(dim)

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 FORMAT_VERSION = 4
 
 
-class IndexError_(RuntimeError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(RuntimeError):
     """The index on disk is missing, stale or damaged; the message says which and why."""
 
 

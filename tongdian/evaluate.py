@@ -7,7 +7,6 @@ Kept independent of the engine so the quality bench can score peer systems the s
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field

@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make run   - create .venv, install, build the index if needed, serve on 127.0.0.1:8000
+#   make test  - create .venv with the test extras, run ruff and the whole test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test build lint eval bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# torch first, pinned: its CPU wheel is on these machines; an unpinned torch pulls CUDA.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[st,test]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/tongdian build
+	$(BIN)/tongdian serve --host $(HOST) --port $(PORT)
+
+build: $(VENV)/.installed
+	$(BIN)/tongdian build
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider
+
+eval: $(VENV)/.installed
+	$(BIN)/tongdian eval ../shared/eval/dev_queries.jsonl
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/quality.py ../shared/eval/dev_queries.jsonl
+
+clean:
+	rm -rf var

@@ -1,0 +1,134 @@
+"""Search on known cases: right pain points, honest no-match, multi-issue briefings, languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import DEV_SET
+from tongdian.config import MAX_QUERY_CHARS
+from tongdian.engine import Engine, QueryError
+from tongdian.evaluate import Prediction, evaluate, load_queries
+
+
+def top(engine: Engine, q: str) -> str:
+    r = engine.search(q, k=3)
+    assert r.matched, f"unexpected no-match for {q!r}"
+    return r.results[0].id
+
+
+def test_readme_example_names_both_pain_points(engine: Engine) -> None:
+    r = engine.search("我们拉新一个客户要三百块，还老被羊毛党薅", k=5)
+    assert r.matched
+    ids = [x.id for x in r.results]
+    assert {"P04", "P11"} <= set(ids[:2])
+    by_segment = {s.text: s.id for s in r.segments}
+    assert by_segment == {"我们拉新一个客户要三百块": "P04", "还老被羊毛党薅": "P11"}
+    p11 = next(x for x in r.results if x.id == "P11")
+    assert "羊毛党" in p11.evidence.matched_terms
+    assert p11.case is not None and p11.case.id == "bigdata_marketing"
+    assert any(t.id == "device_fingerprint" for a in p11.approaches for t in a.tech)
+    assert p11.risks and all(rk.reason and rk.controls for rk in p11.risks)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("我们支行客流越来越少，房租人工却一分不少", "P14"),
+        ("跨境汇款太慢，手续费还被中间行扣了好几道", "P08"),
+        ("呼叫中心坐席成本太高，客户还总问同样的问题", "P09"),
+        ("放出去的对公贷款没人盯，企业停产了我们才知道", "P12"),
+        ("核心系统扩容一次就要几千万，还被厂商绑死", "P19"),
+        ("仓库里的质押货物被人偷偷搬走了一半", "P15"),
+    ],
+)
+def test_colloquial_problems(engine: Engine, query: str, expected: str) -> None:
+    assert top(engine, query) == expected
+
+
+def test_english_and_traditional(engine: Engine) -> None:
+    assert top(engine, "Our call centre is expensive and customers don't understand online investment risks") == "P09"
+    assert top(engine, "分行租金與人事成本很高，臨櫃來客卻越來越少") == "P14"
+    assert top(engine, "洗錢防制的可疑交易警示太多，法遵人力審不完") == "P13"
+
+
+def test_technology_question_returns_tagged_pain_points(engine: Engine) -> None:
+    r = engine.search("区块链能帮银行解决哪些问题？", k=5)
+    assert [t.id for t in r.technologies] == ["blockchain"]
+    tagged = {p.id for p in engine.corpus.painpoints if any("blockchain" in a.tech for a in p.approaches)}
+    assert {x.id for x in r.results[:3]} <= tagged
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["食堂今天中午的红烧肉太咸了", "明天北京下雨吗", "asdfghjkl qwerty", "请问年假可以分几次休？"],
+)
+def test_out_of_scope_says_no_good_match(engine: Engine, query: str) -> None:
+    r = engine.search(query)
+    assert not r.matched
+    assert "no good match" in r.message
+    assert r.in_scope < r.threshold
+
+
+def test_long_briefing_is_broken_down(engine: Engine) -> None:
+    text = (
+        "这家城商行的网点去年关了十二家，剩下的也门可罗雀，租金人工照付。"
+        "同时，手机银行上的消费贷审批要三天，客户早跑到别家去了。"
+        "项目组在成都，下周三开会。"
+    )
+    r = engine.search(text, k=5)
+    assert r.matched and len(r.segments) == 3
+    seg = {s.text[:6]: s for s in r.segments}
+    assert seg["这家城商行的"].id == "P14"
+    assert seg["同时，手机银"].id in {"P17", "P06"}
+    assert not seg["项目组在成都"].matched
+    assert {"P14"} <= {x.id for x in r.results[:3]}
+    assert any(x.evidence.segment for x in r.results)
+
+
+def test_results_are_well_formed(engine: Engine) -> None:
+    r = engine.search("农户贷款风险高，一场冰雹就全成不良", k=20)
+    assert len(r.results) <= 20
+    scores = [x.confidence for x in r.results]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= x.confidence <= 1.0 for x in r.results)
+    assert len({x.id for x in r.results}) == len(r.results)
+    assert r.results[0].id == "P10" and r.results[0].approaches
+
+
+@pytest.mark.parametrize(
+    ("query", "k", "message"),
+    [
+        ("", 5, "empty"),
+        ("   \n\t ", 5, "empty"),
+        ("网" * (MAX_QUERY_CHARS + 1), 5, "maximum"),
+        ("网点成本高", 0, "k must be"),
+        ("网点成本高", 21, "k must be"),
+        ("网点成本高", True, "k must be"),
+    ],
+)
+def test_bad_queries_are_refused_with_a_message(engine: Engine, query: str, k: int, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        engine.search(query, k=k)
+
+
+def test_neighbours_exclude_self(engine: Engine) -> None:
+    near = engine.neighbours("P12", n=3)
+    assert len(near) == 3 and all(p.id != "P12" for p in near)
+
+
+@pytest.mark.skipif(not DEV_SET.exists(), reason="dev set not present")
+def test_dev_set_quality_floors(engine: Engine) -> None:
+    """Floors sit just under what the default embedder reaches (see README: Evaluation)."""
+
+    def predict(text: str) -> Prediction:
+        r = engine.search(text, k=10)
+        return Prediction([x.id for x in r.results], r.matched)
+
+    m = evaluate(load_queries(DEV_SET), predict).metrics
+    assert m["p@1"] >= 0.89, m
+    assert m["ok@1"] >= 0.95, m
+    assert m["hit@3"] >= 0.98, m
+    assert m["mrr"] >= 0.93, m
+    assert m["multi_recall@3"] >= 0.90, m
+    assert m["oos_rejected"] >= 0.75, m
+    assert m["in_scope_rejected"] <= 0.03, m
