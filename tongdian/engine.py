@@ -71,7 +71,10 @@ def validate_query(text: object, k: object = 5) -> tuple[str, int]:
 class Engine:
     """Holds the corpus, the embedder and the loaded index; thread-safe for searching."""
 
-    def __init__(self, corpus: Corpus, embedder: Embedder, index: LoadedIndex) -> None:
+    def __init__(
+        self, corpus: Corpus, embedder: Embedder, index: LoadedIndex, compose_segments: bool = False
+    ) -> None:
+        self.compose_segments = compose_segments
         self.corpus = corpus
         self.embedder = embedder
         self.index = index
@@ -98,7 +101,7 @@ class Engine:
         emb = embedder or make_embedder(s.embedder)
         store = Store.for_embedder(Path(s.data), emb.spec)
         index = ensure_index(store, corpus, emb, rebuild=rebuild, progress=progress, on_step=on_step)
-        return cls(corpus, emb, index)
+        return cls(corpus, emb, index, compose_segments=s.compose_segments)
 
     # -- scoring ---------------------------------------------------------------------------
     def _score(self, text: str, vec: np.ndarray) -> _Scored:
@@ -108,11 +111,20 @@ class Engine:
 
     def _rank(self, text: str) -> tuple[_Scored, list[tuple[str, _Scored]]]:
         segments = split_segments(text)
-        texts = [text] + (segments if len(segments) > 1 else [])
-        vecs = self.embedder.embed_queries(texts)
-        whole = self._score(text, vecs[0])
-        segs = [(t, self._score(t, v)) for t, v in zip(texts[1:], vecs[1:], strict=True)]
-        return whole, segs
+        if len(segments) == 1:
+            return self._score(text, self.embedder.embed_queries([text])[0]), []
+        if self.compose_segments:
+            # e5 mean-pools its tokens, so the token-weighted mean of the clause vectors
+            # stands in for the whole text: one pass over the text instead of two.
+            vecs = self.embedder.embed_queries(segments)
+            w = np.array([max(len(s), 1) for s in segments], dtype=np.float32)
+            whole_vec = (w[:, None] * vecs).sum(0)
+            whole_vec /= max(float(np.linalg.norm(whole_vec)), 1e-9)
+        else:
+            both = self.embedder.embed_queries([text, *segments])
+            whole_vec, vecs = both[0], both[1:]
+        whole = self._score(text, whole_vec)
+        return whole, [(t, self._score(t, v)) for t, v in zip(segments, vecs, strict=True)]
 
     # -- public API -------------------------------------------------------------------------
     def search(self, text: str, k: int = 5) -> SearchResponse:
