@@ -17,14 +17,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
+from tongdian.corpus import Corpus
 from tongdian.index.dense import Dense
 from tongdian.index.embedders import Embedder
 from tongdian.index.lexical import Lexical
 from tongdian.index.store import FORMAT_VERSION, IndexError_, Manifest, Store
 from tongdian.index.views import View, ViewKind, corpus_views, entry_document
-from tqdm import tqdm
-
-from tongdian.corpus import Corpus
 from tongdian.ranking import Evidence, Query, Ranker, TrainingSet, fit_ranker
 from tongdian.text import Tokenizer, normalize
 

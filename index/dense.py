@@ -39,6 +39,10 @@ class Dense:
         q = np.ascontiguousarray(queries.reshape(-1, self._index.d), dtype=np.float32)
         return self._index.search(q, min(k, self.n))
 
+    def vectors(self) -> np.ndarray:
+        """All stored vectors (faiss keeps them; exact and HNSW indexes both reconstruct)."""
+        return self._index.reconstruct_n(0, self.n)
+
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 class IndexError_(RuntimeError):

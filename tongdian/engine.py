@@ -5,7 +5,6 @@ This is the core the CLI and the web layer both call; it knows nothing of HTTP.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,10 +81,19 @@ class Engine:
         self.ranker = index.ranker
         tok = self.ev.tokenizer
         self._entry_tokens = [
+            # the report's text and the curated terms, not the examples: an example's
+            # filler words ("下来", "两周") are not evidence worth highlighting
             frozenset(tok.tokens("\n".join([pp.title, pp.pain, *pp.keywords, *pp.aliases,
-                                            *(a.text for a in pp.approaches), *pp.examples])))
+                                            *(a.text for a in pp.approaches)])))
             for pp in corpus.painpoints
         ]
+        df: dict[str, int] = {}
+        for toks in self._entry_tokens:
+            for t in toks:
+                df[t] = df.get(t, 0) + 1
+        # words most pain points use (银行, 客户) are not evidence for any one of them
+        self._generic = frozenset(t for t, n in df.items() if n > 0.4 * len(self._entry_tokens))
+        self._centroids = self._entry_centroids()
 
     @classmethod
     def open(
@@ -199,14 +207,17 @@ class Engine:
         out: list[str] = []
         for w in tok.words(norm):
             toks = tok.tokens(w)
-            if toks and toks[0] in entry_tokens and w not in out and len(w.strip()) > 1:
+            if (toks and toks[0] in entry_tokens and toks[0] not in self._generic
+                    and w not in out and len(w.strip()) > 1):
                 out.append(w)
         return out[:12]
 
     def _result(self, e: int, conf: float, whole: _Scored, segment: str | None, text: str) -> Result:
         pp = self.corpus.painpoints[e]
         pos = np.flatnonzero(whole.cand.entries == e)
-        score = float(whole.scores[pos[0]]) if len(pos) else float(whole.scores.min())
+        # results are ranked by confidence; score is its log-odds, so it falls down the list too
+        c = min(max(conf, 1e-6), 1 - 1e-6)
+        score = float(np.log(c / (1 - c)))
         view_id = int(whole.cand.best_view[pos[0]]) if len(pos) else -1
         if view_id >= 0:
             view = self.ev.views[view_id]
@@ -268,15 +279,21 @@ class Engine:
             anti_cheat=c.anti_cheat,
         )
 
+    def _entry_centroids(self) -> np.ndarray:
+        """Mean example vector per pain point, read back from the vector store."""
+        vecs = self.ev.dense.vectors()
+        out = np.zeros((len(self.corpus.painpoints), vecs.shape[1]), dtype=np.float32)
+        for e in range(len(out)):
+            rows = (self.ev.view_entry == e) & self.ev.view_is_example
+            m = vecs[rows].mean(0) if rows.any() else vecs[self.ev.view_entry == e].mean(0)
+            out[e] = m / max(float(np.linalg.norm(m)), 1e-9)
+        return out
+
     def neighbours(self, pid: str, n: int = 3) -> list[PainPoint]:
-        """Pain points whose examples sit closest to this one's, for "see also" links."""
-        e = [p.id for p in self.corpus.painpoints].index(pid)
-        pp = self.corpus.painpoints[e]
-        vec = self.embedder.embed_queries([f"{pp.title}。{pp.pain}"])[0]
-        cand = self.ev.candidates(self.ev.prepare(pp.title + pp.pain, vec))
-        s = self.ranker.scores(cand)
-        ranked = [int(cand.entries[j]) for j in np.argsort(-s)]
-        return [self.corpus.painpoints[x] for x in ranked if x != e][:n]
+        """Pain points whose example statements sit closest to this one's, for "see also"."""
+        e = next(i for i, p in enumerate(self.corpus.painpoints) if p.id == pid)
+        sims = self._centroids @ self._centroids[e]
+        order = [int(x) for x in np.argsort(-sims) if int(x) != e]
+        return [self.corpus.painpoints[x] for x in order[:n]]
 
 
-_TAG = re.compile(r"<[^>]+>")

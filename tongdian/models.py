@@ -58,7 +58,7 @@ class Result(BaseModel):
     title_en: str
     summary_en: str
     pain: str
-    score: float = Field(description="ranking score, higher is better; results are sorted by it")
+    score: float = Field(description="log-odds of confidence: higher is better, and results are sorted by it")
     confidence: float = Field(ge=0.0, le=1.0, description="calibrated P(this is the right pain point)")
     evidence: EvidenceOut
     approaches: list[ApproachOut]

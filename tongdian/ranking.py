@@ -248,6 +248,8 @@ class Ranker:
 
     coef: np.ndarray
     intercept: float
+    mean: np.ndarray
+    std: np.ndarray
     scope_coef: np.ndarray
     scope_intercept: float
     scope_mean: np.ndarray
@@ -256,7 +258,7 @@ class Ranker:
     temperature: float
 
     def scores(self, c: Candidates) -> np.ndarray:
-        return c.X @ self.coef + self.intercept
+        return ((c.X - self.mean) / self.std) @ self.coef + self.intercept
 
     def scope_features(self, c: Candidates, s: np.ndarray) -> np.ndarray:
         top = int(np.argmax(s))
@@ -289,6 +291,8 @@ class Ranker:
             "scope_features": list(SCOPE_FEATURES),
             "coef": self.coef.tolist(),
             "intercept": self.intercept,
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
             "scope_coef": self.scope_coef.tolist(),
             "scope_intercept": self.scope_intercept,
             "scope_mean": self.scope_mean.tolist(),
@@ -304,6 +308,8 @@ class Ranker:
         return cls(
             coef=np.asarray(d["coef"], dtype=np.float32),
             intercept=float(d["intercept"]),
+            mean=np.asarray(d["mean"], dtype=np.float32),
+            std=np.asarray(d["std"], dtype=np.float32),
             scope_coef=np.asarray(d["scope_coef"]),
             scope_intercept=float(d["scope_intercept"]),
             scope_mean=np.asarray(d["scope_mean"]),
@@ -333,11 +339,15 @@ def fit_ranker(ts: TrainingSet, max_false_reject: float = 0.02, seed: int = 0) -
         ys.append((c.entries == true_e).astype(int))
     X = np.vstack(Xs)
     y = np.concatenate(ys)
-    lr = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced")
-    lr.fit(X, y)
+    # Standardise: the relative dense features vary on a 0.01 scale, and without scaling
+    # the L2 penalty keeps the model from weighting them as much as they deserve.
+    mean = X.mean(0).astype(np.float32)
+    std = (X.std(0) + 1e-6).astype(np.float32)
+    lr = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
+    lr.fit((X - mean) / std, y)
     coef = lr.coef_[0].astype(np.float32)
     intercept = float(lr.intercept_[0])
-    tmp = Ranker(coef, intercept, np.zeros(len(SCOPE_FEATURES)), 0.0,
+    tmp = Ranker(coef, intercept, mean, std, np.zeros(len(SCOPE_FEATURES)), 0.0,
                  np.zeros(len(SCOPE_FEATURES)), np.ones(len(SCOPE_FEATURES)), 0.5, 1.0)
 
     # temperature: make softmax over entries a calibrated P(entry | in scope)
@@ -356,8 +366,8 @@ def fit_ranker(ts: TrainingSet, max_false_reject: float = 0.02, seed: int = 0) -
     F_out = np.array([tmp.scope_features(c, tmp.scores(c)) for c in ts.out_of_scope])
     F = np.vstack([F_in, F_out])
     yy = np.r_[np.ones(len(F_in)), np.zeros(len(F_out))]
-    mean, std = F.mean(0), F.std(0) + 1e-6
-    Z = (F - mean) / std
+    s_mean, s_std = F.mean(0), F.std(0) + 1e-6
+    Z = (F - s_mean) / s_std
     scope = LogisticRegression(C=0.5, max_iter=2000, class_weight="balanced")
     oof = cross_val_predict(
         scope, Z, yy, cv=StratifiedKFold(5, shuffle=True, random_state=seed), method="predict_proba"
@@ -368,10 +378,12 @@ def fit_ranker(ts: TrainingSet, max_false_reject: float = 0.02, seed: int = 0) -
     return Ranker(
         coef=coef,
         intercept=intercept,
+        mean=mean,
+        std=std,
         scope_coef=scope.coef_[0],
         scope_intercept=float(scope.intercept_[0]),
-        scope_mean=mean,
-        scope_std=std,
+        scope_mean=s_mean,
+        scope_std=s_std,
         threshold=min(max(threshold, 0.05), 0.95),
         temperature=best_t,
     )

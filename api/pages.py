@@ -1,0 +1,225 @@
+"""Server-rendered HTML pages; each links to its JSON twin under ``/api``.
+
+Thin on purpose: the data comes from the same ``Catalog`` and ``engine.search`` the JSON
+routes use, and the templates do the presentation. Pages work without JavaScript (the CSP
+forbids scripts anyway): filters are links, search is a plain form.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from tongdian.config import MAX_K
+from tongdian.engine import Engine
+
+from .catalog import Catalog
+from .deps import get_catalog, get_engine, run_search
+from .errors import ApiError
+from .render import heatmap_svg
+
+router = APIRouter(include_in_schema=False)
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+#: Pain points whose first example statement is offered as a "try this" suggestion.
+SUGGESTION_IDS = ("P14", "P06", "P11", "P15", "P04", "P19")
+#: Results at least this confident lend their matched words to the query's highlighting.
+HIGHLIGHT_MIN_CONFIDENCE = 0.3
+
+
+def page(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    base = {"q": None, "json_url": None, "nav": None}
+    return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
+
+
+def suggestions(catalog: Catalog) -> list[dict[str, str]]:
+    corpus = catalog.engine.corpus
+    out = []
+    for pid in SUGGESTION_IDS:
+        pp = corpus.by_id.get(pid)
+        if pp is not None:
+            out.append({"text": pp.examples[0], "id": pp.id, "title": pp.title,
+                        "href": "/search?" + urlencode({"q": pp.examples[0]})})
+    return out
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(
+    request: Request,
+    catalog: CatalogDep,
+    tech: Annotated[str | None, Query()] = None,
+    risk: Annotated[str | None, Query()] = None,
+) -> Response:
+    listing = catalog.listing(tech, risk)
+    params = {k: v for k, v in listing.filters.items() if v}
+    json_url = "/api/painpoints" + (f"?{urlencode(params)}" if params else "")
+
+    def toggle(key: str, value: str) -> str:
+        p = dict(params)
+        if p.get(key) == value:
+            p.pop(key)
+        else:
+            p[key] = value
+        return "/" + (f"?{urlencode(p)}" if p else "")
+
+    return page(request, "index.html", {
+        "listing": listing, "toggle": toggle, "json_url": json_url, "nav": "home",
+        "total": len(catalog.summaries), "suggestions": suggestions(catalog),
+        "tech_names": {t.id: t.name for t in catalog.technologies.technologies},
+        "risk_names": {r.id: r.name for r in catalog.risks.risks},
+    })
+
+
+@router.get("/p/{pid}", response_class=HTMLResponse)
+async def painpoint(request: Request, pid: str, catalog: CatalogDep) -> Response:
+    d = catalog.detail(pid)
+    ids = list(catalog.summaries)
+    i = ids.index(d.id)
+    return page(request, "painpoint.html", {
+        "p": d, "json_url": f"/api/painpoints/{d.id}", "nav": "home",
+        "prev": catalog.summaries[ids[i - 1]] if i > 0 else None,
+        "next": catalog.summaries[ids[i + 1]] if i + 1 < len(ids) else None,
+    })
+
+
+async def _search(request: Request, engine: Engine, catalog: Catalog,
+                  q: str | None, k: int) -> Response:
+    ctx: dict[str, Any] = {"q": q, "k": k, "r": None, "error": None, "nav": "search",
+                           "suggestions": suggestions(catalog), "json_url": "/api/search"}
+    if q is None:
+        return page(request, "search.html", ctx)
+    ctx["json_url"] = "/api/search?" + urlencode({"q": q, "k": k}) if len(q) <= 600 else None
+    try:
+        r = await run_search(engine, q, k)
+    except ApiError as e:
+        ctx["error"] = e.error
+        return page(request, "search.html", ctx, status=e.status)
+    # Highlight in the user's text only the words that evidence a match worth showing:
+    # the union over all candidates would light up half the sentence and mean nothing.
+    shown = [x for x in r.results if x.confidence >= HIGHLIGHT_MIN_CONFIDENCE] or r.results[:1]
+    terms = (list(dict.fromkeys(t for x in shown for t in x.evidence.matched_terms))
+             if r.matched else [])
+    by_id = {x.id: x.evidence.matched_terms for x in r.results}
+    seg_terms = [by_id.get(s.id or "", []) if s.matched else [] for s in r.segments]
+    ctx.update(r=r, terms=terms, seg_terms=seg_terms)
+    return page(request, "search.html", ctx)
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search(
+    request: Request,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    q: Annotated[str | None, Query()] = None,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
+) -> Response:
+    return await _search(request, engine, catalog, q, k)
+
+
+@router.post("/search", response_class=HTMLResponse)
+async def search_form(request: Request, engine: EngineDep, catalog: CatalogDep) -> Response:
+    """The long-briefing form posts here: a few hundred characters do not belong in a URL."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise ApiError(415, "请通过页面上的表单提交（application/x-www-form-urlencoded）")
+    form = await request.form()
+    q = form.get("q")
+    raw_k = form.get("k") or "5"
+    try:
+        k = int(str(raw_k))
+    except ValueError:
+        raise ApiError(422, f"k must be a whole number from 1 to {MAX_K}") from None
+    if not 1 <= k <= MAX_K:
+        raise ApiError(422, f"k must be a whole number from 1 to {MAX_K}")
+    return await _search(request, engine, catalog, q if isinstance(q, str) else "", k)
+
+
+@router.get("/risks", response_class=HTMLResponse)
+async def risks(request: Request, catalog: CatalogDep) -> Response:
+    return page(request, "risks.html", {"risks": catalog.risks, "json_url": "/api/risks",
+                                        "nav": "risks"})
+
+
+@router.get("/technologies", response_class=HTMLResponse)
+async def technologies(request: Request, catalog: CatalogDep) -> Response:
+    t = catalog.technologies
+    titles = {s.id: s.title for s in catalog.summaries.values()}
+    names = {x.id: x.name for x in t.technologies}
+    svg = heatmap_svg(
+        rows=[(pid, titles[pid]) for pid in t.matrix.rows],
+        columns=[(cid, names[cid]) for cid in t.matrix.columns],
+        cells=t.matrix.cells,
+    )
+    return page(request, "technologies.html", {
+        "t": t, "svg": svg, "titles": titles, "json_url": "/api/technologies",
+        "nav": "technologies",
+    })
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def docs(request: Request) -> Response:
+    """The API reference, rendered from OpenAPI on the server: no CDN, no script."""
+    spec = request.app.openapi()
+    ops = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            params = [
+                {"name": p["name"], "in": p["in"], "required": p.get("required", False),
+                 "description": p.get("description") or p.get("schema", {}).get("description", ""),
+                 "type": _type_of(p.get("schema", {}))}
+                for p in op.get("parameters", [])
+            ]
+            body = None
+            content = op.get("requestBody", {}).get("content", {})
+            if content:
+                schema = next(iter(content.values())).get("schema", {})
+                schema = _resolve(spec, schema)
+                body = {
+                    "types": list(content),
+                    "fields": [
+                        {"name": n, "type": _type_of(f), "description": f.get("description", ""),
+                         "required": n in schema.get("required", [])}
+                        for n, f in schema.get("properties", {}).items()
+                    ],
+                }
+            ops.append({
+                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                "description": op.get("description", ""), "params": params, "body": body,
+                "responses": [(code, r.get("description", ""))
+                              for code, r in op.get("responses", {}).items()],
+                "try": method == "get" and "{" not in path,
+            })
+    return page(request, "docs.html", {"ops": ops, "info": spec.get("info", {}),
+                                       "json_url": "/openapi.json", "nav": "docs"})
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        return spec.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+    return schema
+
+
+def _type_of(schema: dict[str, Any]) -> str:
+    if "type" in schema:
+        return str(schema["type"])
+    if "anyOf" in schema:
+        return " | ".join(_type_of(s) for s in schema["anyOf"])
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    return ""
+
+
+@router.get("/favicon.ico")
+async def favicon(request: Request) -> Response:
+    """Browsers ask for it unprompted; answering avoids a 404 in every server log."""
+    path = Path(request.app.state.static_dir) / "favicon.svg"
+    return FileResponse(path, media_type="image/svg+xml")

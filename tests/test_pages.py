@@ -1,0 +1,324 @@
+"""The HTML pages: content, links to their JSON twins, escaping, errors and headers.
+
+Pages are server-rendered and must work without JavaScript, so these tests read the HTML
+a browser would get. Escaping is tested with hostile input in every place user text is
+echoed (the search box, the query echo, segments, error pages).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from markupsafe import Markup
+
+from tongdian.api.app import create_app
+from tongdian.api.render import confidence_bar, heatmap_svg, highlight, zh_punct
+from tongdian.config import MAX_QUERY_CHARS
+
+IDS = [f"P{i:02d}" for i in range(1, 21)]
+BRANCHES = "网点太多，运营成本高"
+BRIEFING = (
+    "我们行在县域的网点越来越冷清，运营成本降不下来；同时小微企业贷款审批要两周，"
+    "客户都跑到互联网银行去了。另外下周三要和分管行长开会，预算由总行审批。"
+)
+PAGES = ["/", "/p/P04", "/search", f"/search?q={BRANCHES}", "/risks", "/technologies", "/docs"]
+TWINS = {
+    "/": "/api/painpoints",
+    "/p/P04": "/api/painpoints/P04",
+    "/risks": "/api/risks",
+    "/technologies": "/api/technologies",
+    "/docs": "/openapi.json",
+}
+
+
+@pytest.fixture(scope="module")
+def client(engine) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(engine)) as c:
+        yield c
+
+
+def html(client: TestClient, url: str, status: int = 200, **kw: object) -> str:
+    r = client.get(url, **kw)  # type: ignore[arg-type]
+    assert r.status_code == status, r.text[:500]
+    assert r.headers["content-type"].startswith("text/html")
+    return r.text
+
+
+# -- every page ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_pages_are_self_contained_and_script_free(client: TestClient, url: str) -> None:
+    page = html(client, url)
+    assert page.startswith("<!doctype html>")
+    assert '<html lang="zh-CN">' in page
+    assert "<script" not in page.lower()
+    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page), "external resource"
+    assert 'href="/static/site.css"' in page
+    assert 'action="/search"' in page  # the search box is on every page
+
+
+@pytest.mark.parametrize(("url", "twin"), TWINS.items())
+def test_pages_link_their_json_twin(client: TestClient, url: str, twin: str) -> None:
+    page = html(client, url)
+    assert f'<link rel="alternate" type="application/json" href="{twin}">' in page
+    assert client.get(twin).status_code == 200
+
+
+@pytest.mark.parametrize("url", [*PAGES, "/p/P99", "/static/site.css"])
+def test_security_headers(client: TestClient, url: str) -> None:
+    r = client.get(url)
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src" not in csp and "unsafe-inline" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "same-origin"
+
+
+def test_static_css_and_favicon(client: TestClient) -> None:
+    r = client.get("/static/site.css")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
+    assert "Noto Sans CJK SC" in r.text and "line-height" in r.text
+    assert "max-age" in r.headers["cache-control"]
+    fav = client.get("/favicon.ico")
+    assert fav.status_code == 200 and fav.headers["content-type"] == "image/svg+xml"
+    assert client.get("/static/../api/app.py").status_code == 404
+
+
+# -- home -------------------------------------------------------------------------------------
+
+
+def test_home_lists_all_twenty_with_remedies(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    page = html(client, "/")
+    for pp in engine.corpus.painpoints:
+        assert f'href="/p/{pp.id}"' in page
+        assert pp.title in page
+        assert zh_punct(pp.approaches[0].text) in page
+    assert "全部 <strong>20</strong> 个痛点" in page
+    assert "按技术筛选" in page and "按风险筛选" in page
+
+
+def test_home_facet_filter(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    page = html(client, "/?tech=blockchain")
+    want = [pp.id for pp in engine.corpus.painpoints
+            if any("blockchain" in a.tech for a in pp.approaches)]
+    shown = re.findall(r'<li class="card" id="(P\d\d)">', page)
+    assert shown == want
+    assert 'class="selected" aria-current="true"' in page
+    assert f"显示 <strong>{len(want)}</strong> / 20" in page
+    assert 'href="/api/painpoints?tech=blockchain"' in page
+    # clicking the selected value again clears it
+    assert '<a href="/" class="selected" aria-current="true">' in page
+    both = html(client, "/?tech=blockchain&risk=credit")
+    assert len(re.findall(r'<li class="card"', both)) <= len(want)
+
+
+def test_home_unknown_filter_is_400_page(client: TestClient) -> None:
+    page = html(client, "/?tech=<script>x</script>", status=400)
+    assert "&lt;script&gt;" in page and "<script>x" not in page
+
+
+# -- pain-point page -----------------------------------------------------------------------
+
+
+def test_painpoint_page(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    pp = engine.corpus.by_id["P04"]
+    page = html(client, "/p/P04")
+    assert f"{pp.title}</h1>" in page
+    assert zh_punct(pp.pain) in page
+    for a in pp.approaches:
+        assert zh_punct(a.text) in page
+    for link in pp.risks:
+        assert engine.corpus.risks[link.id].name in page
+        assert zh_punct(link.reason) in page
+        assert zh_punct(engine.corpus.risks[link.id].controls[0]) in page
+    assert 'id="case"' in page and "1449个" in page and "46.45%" in page
+    assert "相近的痛点" in page
+    assert len(re.findall(r'<ul class="neighbours">.*?</ul>', page, re.S)) == 1
+    assert 'href="/p/P03" rel="prev"' in page and 'href="/p/P05" rel="next"' in page
+
+
+@pytest.mark.parametrize("pid", IDS)
+def test_every_painpoint_page_renders(client: TestClient, pid: str) -> None:
+    page = html(client, f"/p/{pid}")
+    assert f'<span class="pid">{pid}</span>' in page
+
+
+def test_painpoint_id_is_case_insensitive(client: TestClient) -> None:
+    assert "个人客户精准低成本营销</h1>" in html(client, "/p/p04")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/p/P21", "/p/P00", "/p/4", "/p/..%2F..%2Fetc%2Fpasswd", "/p/%2e%2e", "/p/P04%2F..",
+     "/p/<script>", "/p/"],
+)
+def test_unknown_painpoint_is_404_page(client: TestClient, path: str) -> None:
+    page = html(client, path, status=404)
+    assert "页面不存在" in page
+    assert "<script>" not in page
+
+
+def test_404_page_escapes_the_path(client: TestClient) -> None:
+    page = html(client, '/nothing/"><img src=x onerror=alert(1)>', status=404)
+    assert "<img src=x" not in page and "&lt;img" in page
+
+
+def test_error_negotiation(client: TestClient) -> None:
+    r = client.get("/p/P99", headers={"accept": "application/json"})
+    assert r.status_code == 404 and r.json()["error"].startswith("not found")
+
+
+# -- search page ----------------------------------------------------------------------------
+
+
+def test_search_page_ranks_and_highlights(client: TestClient) -> None:
+    page = html(client, "/search", params={"q": BRANCHES})
+    first = re.search(r'<li class="result best" id="r-(P\d\d)">', page)
+    assert first and first.group(1) == "P14"
+    assert "<mark>" in page
+    assert '<svg class="bar bar-high"' in page  # the confidence bar
+    assert "置信度" in page
+    assert 'href="/api/search?q=' in page
+    assert f'value="{BRANCHES}"' in page  # the box keeps the query
+
+
+def test_search_page_briefing_breakdown(client: TestClient) -> None:
+    r = client.post("/search", data={"q": BRIEFING, "k": "5"})
+    assert r.status_code == 200
+    page = r.text
+    assert "分段解读" in page
+    rows = re.findall(r"<tr(?: class=\"unmatched\")?>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", page, re.S)
+    assert len(rows) >= 2
+    assert any("P14" in target for _, target in rows)
+    assert any("背景信息" in target for _, target in rows)
+
+
+def test_search_page_no_match(client: TestClient) -> None:
+    page = html(client, "/search", params={"q": "今天天气不错，我们去爬山吧"})
+    assert "没有找到足够匹配的痛点" in page
+    assert "可以这样描述" in page and 'href="/search?q=' in page
+    assert "最接近的候选（仅供参考）" in page
+    assert '<li class="result' not in page
+
+
+def test_search_page_without_query(client: TestClient) -> None:
+    page = html(client, "/search")
+    assert "查找痛点" in page and "或者试试这些说法" in page
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "text"),
+    [({"q": ""}, 400, "empty"), ({"q": "   "}, 400, "empty"),
+     ({"q": "网" * (MAX_QUERY_CHARS + 1)}, 413, str(MAX_QUERY_CHARS))],
+)
+def test_search_page_errors(client: TestClient, params: dict, status: int, text: str) -> None:  # type: ignore[type-arg]
+    page = html(client, "/search", status=status, params=params)
+    assert "无法查找" in page and text in page
+
+
+def test_search_page_bad_k(client: TestClient) -> None:
+    html(client, "/search", status=422, params={"q": BRANCHES, "k": "999"})
+    r = client.post("/search", data={"q": BRANCHES, "k": "x"})
+    assert r.status_code == 422
+    r = client.post("/search", content=b'{"q": "x"}', headers={"content-type": "application/json"})
+    assert r.status_code == 415
+
+
+HOSTILE = [
+    '<script>alert("x")</script>网点太多成本高',
+    '" autofocus onfocus="alert(1)',
+    "'><img src=x onerror=alert(1)>网点",
+    "</textarea><script>alert(1)</script>" + "网点运营成本高，" * 10,
+    "&lt;b&gt; 网点 &amp; 成本",
+]
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_search_page_escapes_user_text(client: TestClient, q: str) -> None:
+    for r in (client.get("/search", params={"q": q}), client.post("/search", data={"q": q})):
+        page = r.text
+        assert r.status_code == 200
+        assert "<script>alert" not in page
+        assert "<img src=x" not in page
+        assert 'onfocus="alert' not in page
+        assert "</textarea><script>" not in page
+    if q.startswith("&lt;"):
+        assert "&amp;lt;b&amp;gt;" in page  # shown as typed, not decoded
+
+
+# -- risks and technologies ----------------------------------------------------------------
+
+
+def test_risks_page(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    page = html(client, "/risks")
+    for r in engine.corpus.risks.values():
+        assert f'id="{r.id}"' in page and r.name in page
+        assert zh_punct(r.fintech_change) in page
+    carriers = [pp for pp in engine.corpus.painpoints if any(x.id == "credit" for x in pp.risks)]
+    assert f"带有这类风险的痛点（{len(carriers)}）" in page
+
+
+def test_technologies_page_heat_map(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    page = html(client, "/technologies")
+    svg = re.search(r'<svg class="heatmap".*?</svg>', page, re.S)
+    assert svg
+    cells = re.findall(r'<a href="/p/(P\d\d)"><rect class="hm-cell', svg.group(0))
+    assert len(cells) == 20 * len(engine.corpus.technologies)
+    assert set(cells) == set(IDS)
+    for t in engine.corpus.technologies.values():
+        assert f'href="/?tech={t.id}"' in svg.group(0)
+    assert "<title>P04 个人客户精准低成本营销 × 大数据：" in svg.group(0)
+
+
+def test_docs_page(client: TestClient) -> None:
+    page = html(client, "/docs")
+    for path in ("/api/search", "/api/chat", "/api/painpoints/{pid}", "/api/health"):
+        assert f"<code>{path}</code>" in page
+    assert 'href="/openapi.json"' in page
+    assert "cdn" not in page.lower() and "unpkg" not in page.lower()
+
+
+# -- render helpers ------------------------------------------------------------------------
+
+
+def test_highlight_escapes_before_marking() -> None:
+    out = highlight("<b>网点</b> & 成本", ["网点", "成本"])
+    assert isinstance(out, Markup)
+    assert str(out) == "&lt;b&gt;<mark>网点</mark>&lt;/b&gt; &amp; <mark>成本</mark>"
+
+
+@pytest.mark.parametrize("term", ["amp", "lt", "<", "&", "mark", '"', "script"])
+def test_highlight_terms_cannot_inject(term: str) -> None:
+    out = str(highlight('a & b < c " <script> mark', [term]))
+    assert "<script>" not in out
+    assert re.sub(r"</?mark>", "", out) == 'a &amp; b &lt; c &#34; &lt;script&gt; mark'
+
+
+def test_highlight_longest_first_adjacent_merged_and_traditional() -> None:
+    assert str(highlight("运营成本高", ["成本", "成本高", "运营"])) == "<mark>运营成本高</mark>"
+    assert str(highlight("網點太多", ["网点"])) == "<mark>網點</mark>太多"
+    assert str(highlight("ＡＩ风控", ["ai"])) == "<mark>ＡＩ</mark>风控"
+    assert str(highlight("无匹配", [])) == "无匹配"
+
+
+def test_zh_punct_only_after_chinese() -> None:
+    assert zh_punct("网点,成本;高:低?好!") == "网点，成本；高：低？好！"
+    assert zh_punct("a, b; 1,000 元,2:30") == "a, b; 1,000 元，2:30"
+    assert zh_punct("growth, 20%") == "growth, 20%"
+
+
+def test_confidence_bar_clamps() -> None:
+    full, empty = str(confidence_bar(2.0)), str(confidence_bar(-1))
+    assert 'class="bar-fg" x="0" y="0" width="160.0"' in full and "置信度 100%" in full
+    assert 'class="bar-fg" x="0" y="0" width="0.0"' in empty and 'class="bar bar-low"' in empty
+    assert 'class="bar bar-high"' in str(confidence_bar(0.9))
+
+
+def test_heatmap_escapes_labels() -> None:
+    svg = str(heatmap_svg([("P01", "<x>&")], [("t", '"y"')], [[2]]))
+    assert "<x>" not in svg and "&lt;x&gt;&amp;" in svg and "&#34;y&#34;" in svg
