@@ -50,6 +50,14 @@ class _QueryCache:
                 self._d.move_to_end(key)
             return v
 
+    def clear(self) -> None:
+        """Forget every vector (benchmarks time the uncached path with it)."""
+        with self._lock:
+            self._d.clear()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
     def put(self, key: str, v: np.ndarray) -> None:
         with self._lock:
             self._d[key] = v

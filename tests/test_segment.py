@@ -32,6 +32,15 @@ def test_english_sentences() -> None:
     assert len(segs) == 2 and segs[1].startswith("Also")
 
 
+def test_code_mixed_clauses_count_both_scripts() -> None:
+    # "同时" + an English sentence is a whole clause, not a fragment to glue away
+    segs = split_segments("客户身份识别全靠柜员手工；同时Our agent channels charge high commissions."
+                          "；同时Retail deposits keep leaking to money-market funds.")  # fmt: skip
+    assert len(segs) == 3
+    assert segs[1].startswith("同时Our agent")
+    assert split_segments("网点冷清；同时cost up") == ["网点冷清，同时cost up"]  # both halves too short
+
+
 def test_single_clause_is_one_segment() -> None:
     assert split_segments("网点成本太高") == ["网点成本太高"]
 

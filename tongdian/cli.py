@@ -75,36 +75,46 @@ def build(embedder: EmbedderOpt = None, corpus: CorpusOpt = None, data: DataOpt 
               f"built {m.built_at} in {m.build_seconds}s → {eng.index.path}")
 
 
+#: Results below this confidence are listed on one line, without their remedies.
+DETAIL_CONFIDENCE = 0.2
+
+
 def print_response(r: SearchResponse) -> None:
+    """Readable Chinese output; lines are left to the terminal to wrap (CJK has no spaces)."""
+    say = out.print
     if not r.matched:
-        out.print(f"[yellow]{r.message}[/yellow]  (in-scope {r.in_scope:.2f} < {r.threshold:.2f})")
+        say(f"[yellow]{r.message}[/yellow]  (in-scope {r.in_scope:.2f} < {r.threshold:.2f})", soft_wrap=True)
         if r.results:
-            out.print("最接近的候选（仅供参考）：" + "、".join(f"{x.id} {x.title}" for x in r.results[:3]))
+            say("最接近的候选（仅供参考）：" + "、".join(f"{x.id} {x.title}" for x in r.results[:3]), soft_wrap=True)
         return
     if r.segments:
-        out.print("[bold]分段解读[/bold]")
+        say("[bold]分段解读[/bold]")
         for s in r.segments:
             tgt = f"{s.id} {s.title}" if s.matched else "（无匹配）"
-            out.print(f"  「{s.text}」 → {tgt}  {s.confidence:.2f}")
-        out.print()
-    for i, x in enumerate(r.results, 1):
-        out.print(f"[bold]{i}. {x.id} {x.title}[/bold]  ({x.title_en})  "
-                  f"置信度 {x.confidence:.2f}  score {x.score:.2f}")
+            say(f"  「{s.text}」 → {tgt}  {s.confidence:.2f}", soft_wrap=True)
+        say()
+    detailed = [x for i, x in enumerate(r.results) if i == 0 or x.confidence >= DETAIL_CONFIDENCE]
+    others = [x for x in r.results if x not in detailed]
+    for i, x in enumerate(detailed, 1):
+        say(f"[bold]{i}. {x.id} {x.title}[/bold]  {x.title_en}  置信度 {x.confidence:.2f}", soft_wrap=True)
+        if x.evidence.segment:
+            say(f"   对应：「{x.evidence.segment}」", soft_wrap=True)
         if x.evidence.matched_terms:
-            out.print(f"   匹配词：{'、'.join(x.evidence.matched_terms)}")
-        out.print(f"   依据（{x.evidence.kind}）：{x.evidence.text}")
-        if i <= 3:
-            out.print("   应对思路：")
-            for a in x.approaches:
-                out.print(f"     • {a.text} [{'、'.join(t.name for t in a.tech)}]")
-            out.print("   相关风险：")
-            for rk in x.risks:
-                out.print(f"     • {rk.name}：{rk.reason}")
-                out.print(f"       管控：{'；'.join(rk.controls[:2])}")
-            if x.case:
-                figs = "，".join(f"{f.label} {f.display}" for f in x.case.results[:3])
-                out.print(f"   案例：{x.case.title}（{figs}）")
-        out.print()
+            say(f"   匹配词：{'、'.join(x.evidence.matched_terms)}", soft_wrap=True)
+        say(f"   依据：{x.evidence.text}", soft_wrap=True)
+        say("   应对思路：")
+        for a in x.approaches:
+            say(f"     • {a.text} [dim][{'、'.join(t.name for t in a.tech)}][/dim]", soft_wrap=True)
+        say("   相关风险：")
+        for rk in x.risks:
+            say(f"     • {rk.name}：{rk.reason}", soft_wrap=True)
+            say(f"       [dim]管控：{'；'.join(rk.controls[:2])}[/dim]", soft_wrap=True)
+        if x.case:
+            figs = "，".join(f"{f.label} {f.display}" for f in x.case.results[:4])
+            say(f"   案例：{x.case.title}（{figs}）", soft_wrap=True)
+        say()
+    if others:
+        say("其他候选：" + "、".join(f"{x.id} {x.title}（{x.confidence:.2f}）" for x in others), soft_wrap=True)
 
 
 @app.command()
@@ -150,6 +160,8 @@ def eval_(
         r = eng.search(text, k=10)
         return Prediction([x.id for x in r.results], r.matched)
 
+    eng.search("预热 warm-up")  # the first call loads model threads: keep it out of the latencies
+    eng.embedder.cache.clear()  # type: ignore[attr-defined]
     rep = evaluate(qs, predict)
     if as_json:
         sys.stdout.write(json.dumps(rep.to_json(), ensure_ascii=False, indent=2) + "\n")

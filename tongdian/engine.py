@@ -71,7 +71,7 @@ class Engine:
     """Holds the corpus, the embedder and the loaded index; thread-safe for searching."""
 
     def __init__(
-        self, corpus: Corpus, embedder: Embedder, index: LoadedIndex, compose_segments: bool = False
+        self, corpus: Corpus, embedder: Embedder, index: LoadedIndex, compose_segments: bool = True
     ) -> None:
         self.compose_segments = compose_segments
         self.corpus = corpus
@@ -169,8 +169,14 @@ class Engine:
         p_in = max([whole.p_in] + [sc.p_in for _, sc in segs])
         matched = p_in >= thr
         order = sorted(conf, key=lambda e: (-conf[e], -score.get(e, -1e9)))[:k]
+        words: dict[str, list[tuple[str, str]]] = {}
+        for e in order:
+            src = seg_of.get(e) or text
+            if src not in words:
+                words[src] = self._words(src)
         results = [
-            self._result(e, conf[e], whole, seg_of.get(e), text) for e in order
+            self._result(e, conf[e], whole, seg_of.get(e), words[seg_of.get(e) or text])
+            for e in order
         ]
         techs = [self._tech_ref(t) for t in sorted(self.ev.techs_in(normalize(text)))]
         if matched:
@@ -200,19 +206,27 @@ class Engine:
         t = self.corpus.technologies[tid]
         return TechRef(id=t.id, name=t.name, name_en=t.name_en)
 
-    def _matched_terms(self, e: int, text: str) -> list[str]:
-        tok = self.ev.tokenizer
-        entry_tokens = self._entry_tokens[e]
-        norm = normalize(text)
-        out: list[str] = []
-        for w in tok.words(norm):
-            toks = tok.tokens(w)
-            if (toks and toks[0] in entry_tokens and toks[0] not in self._generic
-                    and w not in out and len(w.strip()) > 1):
-                out.append(w)
-        return out[:12]
+    def _words(self, text: str) -> list[tuple[str, str]]:
+        """The text's words that could be evidence, each with its canonical token.
 
-    def _result(self, e: int, conf: float, whole: _Scored, segment: str | None, text: str) -> Result:
+        Computed once per text and shared by every result that quotes it: segmenting the
+        query again for each of k results was most of the answer-assembly time.
+        """
+        tok = self.ev.tokenizer
+        out: list[tuple[str, str]] = []
+        for w in tok.words(normalize(text)):
+            toks = tok.tokens(w)
+            if toks and toks[0] not in self._generic and len(w.strip()) > 1:
+                out.append((w, toks[0]))
+        return out
+
+    def _matched_terms(self, e: int, words: list[tuple[str, str]]) -> list[str]:
+        entry_tokens = self._entry_tokens[e]
+        return list(dict.fromkeys(w for w, t in words if t in entry_tokens))[:12]
+
+    def _result(
+        self, e: int, conf: float, whole: _Scored, segment: str | None, words: list[tuple[str, str]]
+    ) -> Result:
         pp = self.corpus.painpoints[e]
         pos = np.flatnonzero(whole.cand.entries == e)
         # results are ranked by confidence; score is its log-odds, so it falls down the list too
@@ -236,7 +250,7 @@ class Engine:
             evidence=EvidenceOut(
                 text=ev_text,
                 kind=ev_kind,
-                matched_terms=self._matched_terms(e, segment or text),
+                matched_terms=self._matched_terms(e, words),
                 segment=segment,
             ),
             approaches=self.approaches(pp),

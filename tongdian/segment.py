@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from tongdian.text import has_cjk
-
 # Sentence ends, and clause joints that usually start a new concern.
 _SENTENCE = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)\s+")
 _JOINT = re.compile(
@@ -24,9 +22,10 @@ MIN_LATIN_WORDS = 4
 
 
 def _substantial(s: str) -> bool:
-    if has_cjk(s):
-        return len(re.findall(r"[\u3400-\u9fff]", s)) >= MIN_CJK_CHARS
-    return len(re.findall(r"[A-Za-z]+", s)) >= MIN_LATIN_WORDS
+    """Long enough to describe a problem; code-mixed clauses count both scripts."""
+    cjk = len(re.findall(r"[\u3400-\u9fff]", s))
+    latin = len(re.findall(r"[A-Za-z]+", s))
+    return cjk / MIN_CJK_CHARS + latin / MIN_LATIN_WORDS >= 1
 
 
 def split_segments(text: str, max_segments: int = 8) -> list[str]:

@@ -18,6 +18,9 @@ import Stemmer
 
 jieba.setLogLevel(logging.WARNING)
 
+#: Distinct texts whose tokens are memoised (about 2 KB each at most).
+TOKEN_CACHE_SIZE = 8192
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACE = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -89,17 +92,26 @@ class Tokenizer:
             if has_cjk(w) and " " not in w and 2 <= len(w) <= 12:
                 self._jieba.add_word(w, freq=1500)
         self.stopwords = stopwords
-        self._cache: dict[str, list[str]] = {}
+        # Bounded LRU (thread-safe): chat tools repeat questions, but a server that sees
+        # millions of distinct texts must not grow without limit.
+        self._memo = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._tokens)
 
     def words(self, normalized: str) -> list[str]:
         """Raw jieba words of already-normalised text (search mode: long words also yield parts)."""
         return [w for w in self._jieba.cut_for_search(normalized) if w.strip()]
 
     def tokens(self, text: str) -> list[str]:
-        """Index/query tokens: normalised, segmented, stop-words dropped, synonyms canonicalised."""
-        cached = self._cache.get(text)
-        if cached is not None:
-            return cached
+        """Index/query tokens: normalised, segmented, stop-words dropped, synonyms canonicalised.
+
+        Memoised; callers must not mutate the returned list.
+        """
+        return self._memo(text)
+
+    def clear_cache(self) -> None:
+        """Forget memoised tokenisations (benchmarks time the cold path with it)."""
+        self._memo.cache_clear()
+
+    def _tokens(self, text: str) -> list[str]:
         norm = normalize(text)
         out: list[str] = []
         stem = _stemmer()
@@ -114,6 +126,4 @@ class Tokenizer:
             if len(w) == 1 and w not in self.canonical:
                 continue
             out.append(self.canonical.get(w, w))
-        if len(self._cache) < 50_000:
-            self._cache[text] = out
         return out
