@@ -271,8 +271,7 @@ def systems(engine: Engine, sections: Sequence[ReportSection], e5: Embedder) -> 
         noex.tokenizer.clear_cache()
 
     def full_reset() -> None:
-        td_reset()
-        td_lex_reset()
+        engine.clear_caches()  # answers, query vectors, tokenisations
 
     return [
         System("sqlite-fts5-trigram", _always(Fts5Trigram(sections)), lambda: None),

