@@ -27,6 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Mount
 
 from tongdian.config import MAX_K, MAX_QUERY_CHARS, Settings
 from tongdian.engine import Engine, QueryError
@@ -221,12 +223,41 @@ def install_error_handlers(app: FastAPI) -> None:
         resp = error_response(request, exc.status_code, msg)
         for k, v in (exc.headers or {}).items():
             resp.headers[k] = v
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route matching the path;
+            # GET and POST of one resource are separate routes here, so list them all.
+            resp.headers["allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return resp
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # the client hung up mid-body: nobody will read an answer, and it is not our fault
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:  # pragma: no cover
         log.exception("unhandled error on %s", request.url.path)
         return error_response(request, 500, "internal error: the incident was logged")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route accepts at this path (for the ``Allow`` header of a 405).
+
+    Asks the router itself, method by method, so that routes FastAPI wraps (included
+    routers) answer for themselves; a mount (``/static``) serves files: GET only.
+    """
+    allowed: list[str] = []
+    # a fresh scope: inside a mount, root_path is already the mount's prefix
+    probe = {"type": "http", "path": scope["path"], "root_path": "", "headers": []}
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        for route in app.router.routes:
+            match, _ = route.matches({**probe, "method": method})
+            if match is Match.FULL:
+                if not isinstance(route, Mount) or method == "GET":
+                    allowed.append(method)
+                break
+    return allowed
 
 
 # -- the factory ------------------------------------------------------------------------------

