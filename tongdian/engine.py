@@ -105,6 +105,9 @@ class Engine:
         # words most pain points use (银行, 客户) are not evidence for any one of them
         self._generic = frozenset(t for t, n in df.items() if n > 0.4 * len(self._entry_tokens))
         self._centroids = self._entry_centroids()
+        # What a result says about its pain point never changes: build it once and share it,
+        # so cached answers hold references instead of copies of the risks' long texts.
+        self._parts = [(self.approaches(pp), self.risks(pp), self.case(pp)) for pp in corpus.painpoints]
 
     @classmethod
     def open(
@@ -274,6 +277,7 @@ class Engine:
             ev_text, ev_kind = view.text, ViewKind(view.kind).name.lower()
         else:
             ev_text, ev_kind = pp.pain, "pain"
+        approaches, risks, case = self._parts[e]
         return Result(
             id=pp.id,
             number=pp.number,
@@ -289,9 +293,9 @@ class Engine:
                 matched_terms=self._matched_terms(e, words),
                 segment=segment,
             ),
-            approaches=self.approaches(pp),
-            risks=self.risks(pp),
-            case=self.case(pp),
+            approaches=approaches,
+            risks=risks,
+            case=case,
         )
 
     def approaches(self, pp: PainPoint) -> list[ApproachOut]:

@@ -18,8 +18,8 @@ import Stemmer
 
 jieba.setLogLevel(logging.WARNING)
 
-#: Distinct texts whose tokens are memoised (about 2 KB each at most).
-TOKEN_CACHE_SIZE = 8192
+#: Distinct texts whose tokens are memoised (a few KB each; the answer cache serves repeats).
+TOKEN_CACHE_SIZE = 2048
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u061c]")
 _SPACE = re.compile(r"\s+")
