@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -97,6 +101,37 @@ def test_crash_mid_build_leaves_previous_index(small_settings: Settings, small_e
     assert build_mod.staleness(_store(s), corpus, small_engine.embedder) is None
     loaded = build_mod.load_index(_store(s), corpus)
     assert loaded.manifest.corpus_digest == corpus.digest
+
+
+def test_killed_build_process_leaves_previous_index(small_settings: Settings, small_engine: Engine, tmp_path: Path) -> None:
+    """SIGKILL, not an exception: no cleanup code runs, as when a machine loses power."""
+    s = _clone(small_settings, tmp_path)
+    store = _store(s)
+    before = store.current.resolve()
+    cmd = [sys.executable, "-m", "tongdian.cli", "build", "--force",
+           "--corpus", str(s.corpus), "--data", str(s.data)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(d.name.startswith(".tmp-") for d in (store.root / "builds").iterdir()):
+            assert proc.poll() is None, "the build finished before it could be killed"
+            assert time.monotonic() < deadline, "no build directory appeared"
+            time.sleep(0.02)
+        time.sleep(0.3)  # well inside embedding
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert store.current.resolve() == before
+    corpus = load_corpus(s.corpus)
+    assert build_mod.staleness(store, corpus, small_engine.embedder) is None
+    eng = Engine.open(s, rebuild=False, embedder=small_engine.embedder)
+    assert eng.search("网点太多，租金人工压得喘不过气", k=1).results[0].id == "P14"
+    # the abandoned temp directory is swept by the next successful build
+    build_mod.build_index(corpus, small_engine.embedder, store)
+    assert not [d for d in (store.root / "builds").iterdir() if d.name.startswith(".tmp-")]
 
 
 def test_broken_corpus_never_replaces_working_index(small_settings: Settings, small_engine: Engine, tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ SCOPE_FEATURES = (
     "oos_margin",
 )
 KNN_K = 10
+DENSE_K_LARGE = 256
 KNN_TEMP = 0.02
 FLOOR = -1.0
 
@@ -110,7 +111,9 @@ class Evidence:
             # Latin aliases must stand alone ("ai" is not a technology inside "said")
             alts.append(rf"(?<![a-z]){re.escape(a)}(?![a-z])" if a.isascii() else re.escape(a))
         self._tech_re = re.compile("|".join(alts))
-        self._dense_k = self.dense.n if self.dense.n <= 8192 else 1024
+        # small stores are scored in full; a large one is asked for the 256 nearest views,
+        # plenty to pick 40 candidate entries from, and HNSW answers that at its efSearch
+        self._dense_k = self.dense.n if self.dense.n <= 8192 else DENSE_K_LARGE
 
     # -- query preparation -------------------------------------------------------------
     def techs_in(self, norm: str) -> frozenset[str]:
@@ -184,9 +187,11 @@ class Evidence:
 
         # choose candidates: best by dense or lexical evidence
         pre = np.maximum(ex_max, doc_max)
-        c_dense = _top(pre, self.max_candidates)
-        c_lex = _top(lex_e, self.max_candidates // 2)
-        cand = np.unique(np.r_[c_dense, c_lex[lex_e[c_lex] > 0]])
+        seen = ents[first]  # entries with a view among the dense hits; the rest sit at FLOOR
+        c_dense = seen[_top(pre[seen], self.max_candidates)]
+        lex_hit = np.flatnonzero(lex_e)
+        c_lex = lex_hit[_top(lex_e[lex_hit], self.max_candidates // 2)]
+        cand = np.unique(np.r_[c_dense, c_lex])
 
         def rel(v: np.ndarray) -> np.ndarray:
             return v[cand] - v[cand].max()
