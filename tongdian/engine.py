@@ -38,8 +38,8 @@ from tongdian.text import normalize
 
 #: A clause's own best match joins the whole text's ranking at this fraction of its confidence.
 SEGMENT_WEIGHT = 0.9
-#: Answers kept for repeated questions (chat tools ask the same things all day); ~20 KB each.
-ANSWER_CACHE_SIZE = 512
+#: Answers kept for repeated questions (chat tools ask the same things again soon); ~14 KB each.
+ANSWER_CACHE_SIZE = 128
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")

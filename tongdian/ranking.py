@@ -98,6 +98,14 @@ class Evidence:
         self.n_entries = len(self.entry_techs)
         self.view_entry = np.array([v.entry for v in self.views], dtype=np.int64)
         self.view_is_example = np.array([v.kind is ViewKind.EXAMPLE for v in self.views])
+        # where each entry's views begin, when they are contiguous and every entry has one
+        # (as the index writes them); per-entry maxima then need no scattered updates
+        ordered = bool(np.all(np.diff(self.view_entry) >= 0)) and len(self.view_entry) > 0
+        starts = np.r_[0, np.flatnonzero(np.diff(self.view_entry)) + 1] if ordered else None
+        self._entry_starts = (
+            starts if starts is not None and np.array_equal(self.view_entry[starts], np.arange(self.n_entries))
+            else None
+        )
         self.max_candidates = max_candidates
         self.oos_vectors = np.ascontiguousarray(oos_vectors, dtype=np.float32)
         self._tech_of: dict[str, str] = {}
@@ -180,9 +188,11 @@ class Evidence:
         lv = self.lex_views.scores(q.tokens)
         if exclude_view is not None:
             lv[exclude_view] = 0.0
-        bm25_view = np.zeros(n_e, dtype=np.float32)
-        hit = np.flatnonzero(lv)  # only views sharing a term: O(hits), not O(views)
-        np.maximum.at(bm25_view, self.view_entry[hit], lv[hit])
+        if self._entry_starts is not None:  # views stored entry by entry: one vector pass
+            bm25_view = np.maximum.reduceat(lv, self._entry_starts).astype(np.float32)
+        else:
+            bm25_view = np.zeros(n_e, dtype=np.float32)
+            np.maximum.at(bm25_view, self.view_entry, lv)
         known = lex.known(q.tokens)
 
         # choose candidates: best by dense or lexical evidence
