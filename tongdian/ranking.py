@@ -106,6 +106,7 @@ class Evidence:
             starts if starts is not None and np.array_equal(self.view_entry[starts], np.arange(self.n_entries))
             else None
         )
+        self._entry_ends = None if self._entry_starts is None else np.r_[self._entry_starts[1:], len(self.views)]
         self.max_candidates = max_candidates
         self.oos_vectors = np.ascontiguousarray(oos_vectors, dtype=np.float32)
         self._tech_of: dict[str, str] = {}
@@ -188,11 +189,6 @@ class Evidence:
         lv = self.lex_views.scores(q.tokens)
         if exclude_view is not None:
             lv[exclude_view] = 0.0
-        if self._entry_starts is not None:  # views stored entry by entry: one vector pass
-            bm25_view = np.maximum.reduceat(lv, self._entry_starts).astype(np.float32)
-        else:
-            bm25_view = np.zeros(n_e, dtype=np.float32)
-            np.maximum.at(bm25_view, self.view_entry, lv)
         known = lex.known(q.tokens)
 
         # choose candidates: best by dense or lexical evidence
@@ -202,6 +198,14 @@ class Evidence:
         lex_hit = np.flatnonzero(lex_e)
         c_lex = lex_hit[_top(lex_e[lex_hit], self.max_candidates // 2)]
         cand = np.unique(np.r_[c_dense, c_lex])
+        bm25_view = np.zeros(n_e, dtype=np.float32)
+        if self._entry_starts is not None:
+            # views are stored entry by entry: only the candidates' own views are read
+            starts, ends = self._entry_starts, self._entry_ends
+            for e in cand:
+                bm25_view[e] = lv[starts[e] : ends[e]].max()
+        else:
+            np.maximum.at(bm25_view, self.view_entry, lv)
 
         def rel(v: np.ndarray) -> np.ndarray:
             return v[cand] - v[cand].max()
