@@ -37,8 +37,12 @@ test: $(VENV)/.installed-test
 eval: $(VENV)/.installed
 	$(BIN)/tongdian eval ../shared/eval/dev_queries.jsonl
 
+# quality (~1 min), performance (~13 min), load (~1.5 min); tables as in the README
 bench: $(VENV)/.installed-test
-	$(BIN)/python bench/quality.py ../shared/eval/dev_queries.jsonl
+	mkdir -p bench/out
+	$(BIN)/python bench/quality.py ../shared/eval/dev_queries.jsonl --markdown --repeat 3 --json bench/out/quality.json
+	$(BIN)/python bench/perf.py --markdown --json bench/out/perf.json
+	$(BIN)/python bench/load.py --json bench/out/load.json
 
 clean:
 	rm -rf var

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+
+import anyio
+import anyio.to_thread
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from tongdian.config import MAX_K, MAX_QUERY_CHARS
 from tongdian.engine import Engine, QueryError
@@ -27,14 +31,32 @@ def base_url(request: Request) -> str:
     return configured or str(request.base_url).rstrip("/")
 
 
+#: Searches running at once in one server process (the rest wait their turn).
+SEARCH_WORKERS = 16
+_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    """One limiter per event loop (a limiter cannot be shared between loops; tests run several)."""
+    loop = asyncio.get_running_loop()
+    lim = _LIMITERS.get(loop)
+    if lim is None:
+        lim = _LIMITERS[loop] = anyio.CapacityLimiter(SEARCH_WORKERS)
+    return lim
+
+
 async def run_search(engine: Engine, q: object, k: int) -> SearchResponse:
     """``engine.search`` off the event loop, with its ``QueryError`` mapped to 400 or 413.
 
-    The search is CPU-bound (~20 ms); running it in the thread pool keeps one slow
-    briefing from stalling every other request on the event loop.
+    The search is CPU-bound (~20 ms); running it in a worker thread keeps one slow
+    briefing from stalling every other request on the event loop. At most
+    ``SEARCH_WORKERS`` searches run at once: the embedder serialises them anyway (merging
+    what queues up into one batch), so more threads only hold more memory in flight.
     """
     try:
-        return await run_in_threadpool(engine.search, q, k)  # type: ignore[arg-type]
+        return await anyio.to_thread.run_sync(engine.search, q, k, limiter=_limiter())  # type: ignore[arg-type]
     except QueryError as e:
         raise ApiError(query_status(q), str(e),
                        {"max_query_chars": MAX_QUERY_CHARS, "max_k": MAX_K}) from None
