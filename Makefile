@@ -40,9 +40,9 @@ eval: $(VENV)/.installed
 # quality (~1 min), performance (~13 min), load (~1.5 min); tables as in the README
 bench: $(VENV)/.installed-test
 	mkdir -p bench/out
-	$(BIN)/python bench/quality.py ../shared/eval/dev_queries.jsonl --markdown --repeat 3 --json bench/out/quality.json
-	$(BIN)/python bench/perf.py --markdown --json bench/out/perf.json
-	$(BIN)/python bench/load.py --json bench/out/load.json
+	$(BIN)/python -m bench.quality ../shared/eval/dev_queries.jsonl --markdown --repeat 3 --json bench/out/quality.json
+	$(BIN)/python -m bench.perf --markdown --json bench/out/perf.json
+	$(BIN)/python -m bench.load --json bench/out/load.json
 
 clean:
 	rm -rf var

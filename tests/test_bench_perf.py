@@ -9,17 +9,17 @@ check that cannot fail.
 from __future__ import annotations
 
 import importlib
-import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tongdian.config import PROJECT_ROOT
+from tongdian.core.segment import split_segments
 from tongdian.index.dense import Dense
-from tongdian.segment import split_segments
 
-if str(PROJECT_ROOT) not in sys.path:  # bench/ is a checkout folder, not an installed package
-    sys.path.insert(0, str(PROJECT_ROOT))
+#: The checkout this file belongs to (tests and benches run from one).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
 perf = importlib.import_module("bench.perf")
 load = importlib.import_module("bench.load")
 
@@ -36,7 +36,7 @@ def test_synthetic_kb_has_the_promised_shape(small_engine) -> None:  # type: ign
     frags = perf.fragments(small_engine.corpus, 300, seed=1)
     assert all(len(f) >= 6 for _, f in frags)
     vecs = np.random.default_rng(0).normal(size=(len(frags), small_engine.embedder.dim)).astype(np.float32)
-    toks = [small_engine.ev.tokenizer.tokens(f) for _, f in frags]
+    toks = [small_engine.evidence.tokenizer.tokens(f) for _, f in frags]
     kb = perf.synth_kb(250, small_engine, frags, vecs, toks, passages_per_s=100.0, seed=2)
     ev = kb.evidence
     assert ev.n_entries == 250 and ev.dense.n == 4 * 250

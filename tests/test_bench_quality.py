@@ -7,17 +7,17 @@ the one thing a lexical peer must get right: a report line quoted verbatim finds
 from __future__ import annotations
 
 import importlib
-import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tongdian.config import PROJECT_ROOT
-from tongdian.evaluate import EvalQuery
-from tongdian.report import load_sections
+from tongdian.core.evaluate import EvalQuery
+from tongdian.core.report import load_sections
 
-if str(PROJECT_ROOT) not in sys.path:  # bench/ is a checkout folder, not an installed package
-    sys.path.insert(0, str(PROJECT_ROOT))
+#: The checkout this file belongs to (tests and benches run from one).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
 bq = importlib.import_module("bench.quality")
 
 if not bq.SEED.exists():  # the peers index the source report, which sits beside the checkout

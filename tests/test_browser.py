@@ -23,7 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from tongdian.config import PROJECT_ROOT
+#: The checkout this file belongs to (tests and benches run from one).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

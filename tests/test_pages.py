@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from tongdian.api.app import create_app
 from tongdian.api.render import confidence_bar, heatmap_svg, highlight, zh_punct
-from tongdian.config import MAX_QUERY_CHARS
+from tongdian.core.config import MAX_QUERY_CHARS
 
 IDS = [f"P{i:02d}" for i in range(1, 21)]
 BRANCHES = "网点太多，运营成本高"

@@ -20,17 +20,21 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from tongdian.config import MAX_K, MAX_QUERY_CHARS, PROJECT_ROOT
-from tongdian.corpus import load_corpus
-from tongdian.engine import QueryError
-from tongdian.index.build import make_tokenizer
-from tongdian.models import SearchResponse
-from tongdian.text import Tokenizer, normalize
+from tongdian.core.build import make_tokenizer
+from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
+from tongdian.core.corpus import load_corpus
+from tongdian.core.engine import QueryError
+from tongdian.core.models import SearchResponse
+from tongdian.core.text import Tokenizer, normalize
+
+#: The checkout this file belongs to (tests and benches run from one).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 IDS = {f"P{i:02d}" for i in range(1, 21)}
 BRANCHES = "网点太多，运营成本高"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tongdian.ranking import _top
+from tongdian.core.features import _top
 
 
 def test_top_returns_the_n_largest_in_any_order() -> None:
@@ -14,7 +14,7 @@ def test_top_returns_the_n_largest_in_any_order() -> None:
 
 
 def test_contiguous_views_take_the_reduceat_path_with_identical_features(small_engine) -> None:  # type: ignore[no-untyped-def]
-    ev = small_engine.ev
+    ev = small_engine.evidence
     assert ev._entry_starts is not None, "the index writes views entry by entry"
     queries = ["网点太多，租金人工压得喘不过气", "羊毛党 薅 新客立减", "blockchain cross-border payments"]
     vecs = small_engine.embedder.embed_queries(queries)

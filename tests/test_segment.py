@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tongdian.segment import split_segments
+from tongdian.core.segment import split_segments
 
 
 def test_two_concerns_joined_by_a_comma_and_also() -> None:

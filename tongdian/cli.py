@@ -11,11 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tongdian.config import Settings
-from tongdian.corpus import CorpusError, load_corpus
+from tongdian.core.config import Settings
+from tongdian.core.corpus import CorpusError, load_corpus
+from tongdian.core.models import SearchResponse
 from tongdian.index.embedders import EmbedderError
-from tongdian.index.store import IndexError_
-from tongdian.models import SearchResponse
+from tongdian.index.store import IndexStoreError
 
 app = typer.Typer(
     add_completion=False,
@@ -41,12 +41,12 @@ def _settings(embedder: str | None, corpus: Path | None, data: Path | None) -> S
 
 
 def _engine(settings: Settings, rebuild: bool | None = None):  # type: ignore[no-untyped-def]
-    from tongdian.engine import Engine
+    from tongdian.core.engine import Engine
 
     try:
         return Engine.open(settings, rebuild=rebuild, progress=sys.stderr.isatty(),
                            on_step=lambda s: err.print(f"[dim]{s}[/dim]"))
-    except (CorpusError, EmbedderError, IndexError_) as e:
+    except (CorpusError, EmbedderError, IndexStoreError) as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
 
@@ -127,7 +127,7 @@ def search(
     data: DataOpt = None,
 ) -> None:
     """Find the pain points a free-text problem describes."""
-    from tongdian.engine import QueryError
+    from tongdian.core.engine import QueryError
 
     eng = _engine(_settings(embedder, corpus, data))
     try:
@@ -151,7 +151,7 @@ def eval_(
     data: DataOpt = None,
 ) -> None:
     """P@1, ok@1, hit@3, MRR, multi-label recall@3, out-of-scope handling, per style."""
-    from tongdian.evaluate import Prediction, evaluate, load_queries
+    from tongdian.core.evaluate import Prediction, evaluate, load_queries
 
     eng = _engine(_settings(embedder, corpus, data))
     qs = load_queries(file)

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 FORMAT_VERSION = 5
 
 
-class IndexError_(RuntimeError):
+class IndexStoreError(RuntimeError):
     """The index on disk is missing, stale or damaged; the message says which and why."""
 
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import opencc
 from markupsafe import Markup, escape
 
-from tongdian.models import SearchResponse
+from tongdian.core.models import SearchResponse
 
 # -- highlighting ----------------------------------------------------------------------------
 

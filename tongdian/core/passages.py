@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from tongdian.corpus import Corpus
-from tongdian.schema import PainPoint
+from tongdian.core.corpus import Corpus
+from tongdian.core.schema import PainPoint
 
 
-class ViewKind(IntEnum):
+class PassageKind(IntEnum):
     EXAMPLE = 0
     TITLE = 1
     PAIN = 2
@@ -24,34 +24,34 @@ class ViewKind(IntEnum):
 
 
 @dataclass(frozen=True)
-class View:
+class Passage:
     entry: int  # position of the pain point in Corpus.painpoints
-    kind: ViewKind
+    kind: PassageKind
     text: str
 
     @property
     def is_query_like(self) -> bool:
         """Example statements are written like queries and embedded with the query prefix."""
-        return self.kind is ViewKind.EXAMPLE
+        return self.kind is PassageKind.EXAMPLE
 
 
-def entry_views(i: int, pp: PainPoint, with_examples: bool = True) -> list[View]:
+def entry_passages(i: int, pp: PainPoint, with_examples: bool = True) -> list[Passage]:
     views = [
-        View(i, ViewKind.TITLE, f"{pp.title}（{pp.title_en}）"),
-        View(i, ViewKind.PAIN, pp.pain),
-        View(i, ViewKind.SUMMARY_EN, pp.summary_en),
-        View(i, ViewKind.KEYWORDS, "、".join([*pp.keywords, *pp.aliases])),
+        Passage(i, PassageKind.TITLE, f"{pp.title}（{pp.title_en}）"),
+        Passage(i, PassageKind.PAIN, pp.pain),
+        Passage(i, PassageKind.SUMMARY_EN, pp.summary_en),
+        Passage(i, PassageKind.KEYWORDS, "、".join([*pp.keywords, *pp.aliases])),
     ]
     for a in pp.approaches:
-        views.append(View(i, ViewKind.APPROACH, a.text))
-        views.append(View(i, ViewKind.APPROACH, a.note_en))
+        views.append(Passage(i, PassageKind.APPROACH, a.text))
+        views.append(Passage(i, PassageKind.APPROACH, a.note_en))
     if with_examples:
-        views.extend(View(i, ViewKind.EXAMPLE, ex) for ex in pp.examples)
+        views.extend(Passage(i, PassageKind.EXAMPLE, ex) for ex in (*pp.examples, *pp.written_examples))
     return views
 
 
-def corpus_views(corpus: Corpus, with_examples: bool = True) -> list[View]:
-    return [v for i, pp in enumerate(corpus.painpoints) for v in entry_views(i, pp, with_examples)]
+def corpus_passages(corpus: Corpus, with_examples: bool = True) -> list[Passage]:
+    return [v for i, pp in enumerate(corpus.painpoints) for v in entry_passages(i, pp, with_examples)]
 
 
 def entry_document(pp: PainPoint, with_examples: bool = True) -> str:
@@ -60,5 +60,5 @@ def entry_document(pp: PainPoint, with_examples: bool = True) -> str:
     for a in pp.approaches:
         parts += [a.text, a.note_en]
     if with_examples:
-        parts += pp.examples
+        parts += [*pp.examples, *pp.written_examples]
     return "\n".join(parts)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tongdian.schema import (
+from tongdian.core.schema import (
     RISK_IDS,
     USERDICT_LINE,
     Calibration,
@@ -56,7 +56,8 @@ class Corpus:
     source: SourceFile
     synonyms: tuple[tuple[str, ...], ...]
     userdict: tuple[str, ...]
-    out_of_scope: tuple[str, ...]
+    out_of_scope: tuple[str, ...]  # everything that is not a pain point, bank-related included
+    bank_related: tuple[str, ...]  # the bank-related part of it
     digest: str
     by_id: dict[str, PainPoint] = field(init=False, repr=False)
 
@@ -220,12 +221,13 @@ def load_corpus(root: Path) -> Corpus:
         source=source,
         synonyms=tuple(tuple(g) for g in synonyms.groups),
         userdict=tuple(dict_lines),
-        out_of_scope=tuple(calibration.out_of_scope),
+        out_of_scope=(*calibration.out_of_scope, *calibration.bank_related),
+        bank_related=tuple(calibration.bank_related),
         digest=_digest([*files, *pp_paths], root),
     )
 
 
-if __name__ == "__main__":  # a quick check for corpus authors: python -m tongdian.corpus FILE…
+if __name__ == "__main__":  # a quick check for corpus authors: python -m tongdian.core.corpus FILE…
     import sys
 
     rc = 0

@@ -11,22 +11,20 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from tongdian.config import MAX_K
-from tongdian.engine import Engine
+from tongdian.core.catalog import Catalog
+from tongdian.core.config import MAX_K
+from tongdian.core.engine import Engine
 
-from .catalog import Catalog
-from .deps import get_catalog, get_engine, run_search
+from .deps import CatalogDep, EngineDep, run_search
 from .errors import ApiError
 from .render import heatmap_svg
 
 router = APIRouter(include_in_schema=False)
 
-EngineDep = Annotated[Engine, Depends(get_engine)]
-CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 #: Pain points whose first example statement is offered as a "try this" suggestion.
 SUGGESTION_IDS = ("P14", "P06", "P11", "P15", "P04", "P19")

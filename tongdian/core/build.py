@@ -1,8 +1,7 @@
 """Build, save and load the index for one corpus and one embedder.
 
-Building embeds every view, builds the two BM25 indexes and fits the ranker on the
-corpus's own example statements, each scored with itself held out (and, for the
-entry-level BM25, with its fold held out) so the ranker learns from honest evidence.
+Building embeds every passage, builds the two BM25 indexes and fits the ranker
+(``training.py``); the result is published atomically through the store.
 """
 
 from __future__ import annotations
@@ -19,17 +18,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tongdian.corpus import Corpus
+from tongdian.core.corpus import Corpus
+from tongdian.core.features import Evidence
+from tongdian.core.passages import Passage, PassageKind, corpus_passages, entry_document
+from tongdian.core.ranker import Ranker
+from tongdian.core.text import Tokenizer
+from tongdian.core.training import fit_ranker, training_set
 from tongdian.index.dense import Dense
 from tongdian.index.embedders import Embedder
 from tongdian.index.lexical import Lexical
-from tongdian.index.store import FORMAT_VERSION, IndexError_, Manifest, Store
-from tongdian.index.views import View, ViewKind, corpus_views, entry_document
-from tongdian.ranking import Evidence, Query, Ranker, TrainingSet, fit_ranker
-from tongdian.text import Tokenizer, normalize
+from tongdian.index.store import FORMAT_VERSION, IndexStoreError, Manifest, Store
 
 log = logging.getLogger(__name__)
-N_FOLDS = 5
 BATCH = 32
 
 
@@ -48,13 +48,13 @@ def make_tokenizer(corpus: Corpus) -> Tokenizer:
 
 
 def _evidence(
-    corpus: Corpus, views: list[View], dense: Dense, lv: Lexical, le: Lexical, tok: Tokenizer,
+    corpus: Corpus, views: list[Passage], dense: Dense, lex_passages: Lexical, lex_entries: Lexical, tok: Tokenizer,
     oos: np.ndarray,
 ) -> Evidence:
     entry_techs = [frozenset(t for a in pp.approaches for t in a.tech) for pp in corpus.painpoints]
     entry_terms = [[*pp.keywords, *pp.aliases] for pp in corpus.painpoints]
     tech_aliases = {t.id: [t.name, *t.aliases, t.name_en] for t in corpus.technologies.values()}
-    return Evidence(views, dense, lv, le, tok, entry_techs, entry_terms, tech_aliases, oos)
+    return Evidence(views, dense, lex_passages, lex_entries, tok, entry_techs, entry_terms, tech_aliases, oos)
 
 
 def _embed(embedder: Embedder, texts: list[str], query: bool, desc: str, progress: bool) -> np.ndarray:
@@ -65,7 +65,7 @@ def _embed(embedder: Embedder, texts: list[str], query: bool, desc: str, progres
     return out
 
 
-def embed_views(embedder: Embedder, views: list[View], progress: bool = False) -> np.ndarray:
+def embed_passages(embedder: Embedder, views: list[Passage], progress: bool = False) -> np.ndarray:
     vecs = np.zeros((len(views), embedder.dim), dtype=np.float32)
     ex = [i for i, v in enumerate(views) if v.is_query_like]
     docs = [i for i, v in enumerate(views) if not v.is_query_like]
@@ -74,34 +74,6 @@ def embed_views(embedder: Embedder, views: list[View], progress: bool = False) -
     if docs:
         vecs[docs] = _embed(embedder, [views[i].text for i in docs], False, "embed passages", progress)
     return vecs
-
-
-def training_set(
-    corpus: Corpus, views: list[View], vecs: np.ndarray, ev: Evidence, progress: bool = False
-) -> TrainingSet:
-    """Held-out candidates for every example, plus candidates for the out-of-scope statements."""
-    tok = ev.tokenizer
-    ex_ids = [i for i, v in enumerate(views) if v.kind is ViewKind.EXAMPLE]
-    rng = np.random.default_rng(0)
-    fold_of = {i: int(f) for i, f in zip(ex_ids, rng.integers(0, N_FOLDS, len(ex_ids)), strict=True)}
-    fold_lex = []
-    for f in range(N_FOLDS):
-        docs = []
-        for e, pp in enumerate(corpus.painpoints):
-            kept = [views[i].text for i in ex_ids if views[i].entry == e and fold_of[i] != f]
-            docs.append(tok.tokens(entry_document(pp, with_examples=False) + "\n" + "\n".join(kept)))
-        fold_lex.append(Lexical.build(docs))
-    in_scope = []
-    for i in tqdm(ex_ids, desc="score held-out examples", disable=not progress):
-        v = views[i]
-        norm = normalize(v.text)
-        q = Query(v.text, norm, tok.tokens(v.text), vecs[i], ev.techs_in(norm))
-        in_scope.append((ev.candidates(q, exclude_view=i, lex_entries=fold_lex[fold_of[i]]), v.entry))
-    out = [
-        ev.candidates(ev.prepare(t, ev.oos_vectors[j]), exclude_oos=j)
-        for j, t in enumerate(corpus.out_of_scope)
-    ]
-    return TrainingSet(in_scope, out)
 
 
 def _versions() -> dict[str, str]:
@@ -125,16 +97,16 @@ def build_index(
     t0 = time.perf_counter()
     step = on_step or (lambda s: log.info(s))
     tok = make_tokenizer(corpus)
-    views = corpus_views(corpus)
+    views = corpus_passages(corpus)
     step(f"embedding {len(views)} views with {embedder.spec}")
-    vecs = embed_views(embedder, views, progress)
+    vecs = embed_passages(embedder, views, progress)
     oos = _embed(embedder, list(corpus.out_of_scope), True, "embed out-of-scope", progress)
     dense = Dense.build(vecs)
-    lv = Lexical.build([tok.tokens(v.text) for v in views])
-    le = Lexical.build([tok.tokens(entry_document(pp)) for pp in corpus.painpoints])
-    ev = _evidence(corpus, views, dense, lv, le, tok, oos)
+    lex_passages = Lexical.build([tok.tokens(v.text) for v in views])
+    lex_entries = Lexical.build([tok.tokens(entry_document(pp)) for pp in corpus.painpoints])
+    evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos)
     step("fitting the ranker on held-out examples")
-    ranker = fit_ranker(training_set(corpus, views, vecs, ev, progress))
+    ranker = fit_ranker(training_set(corpus, views, vecs, evidence, progress))
 
     d = store.new_build_dir()
     try:
@@ -143,8 +115,8 @@ def build_index(
                 f.write(json.dumps({"entry": v.entry, "kind": int(v.kind), "text": v.text}, ensure_ascii=False) + "\n")
         dense.save(d / "dense.faiss")
         np.save(d / "oos.npy", oos)
-        lv.save(d / "lex_views")
-        le.save(d / "lex_entries")
+        lex_passages.save(d / "lex_views")
+        lex_entries.save(d / "lex_entries")
         (d / "ranker.json").write_text(json.dumps(ranker.to_json(), indent=1), encoding="utf-8")
         final = store.publish(
             d,
@@ -168,7 +140,7 @@ def build_index(
         raise
     manifest = store.read_manifest()
     assert manifest is not None
-    return LoadedIndex(manifest, ev, ranker, final)
+    return LoadedIndex(manifest, evidence, ranker, final)
 
 
 def staleness(store: Store, corpus: Corpus, embedder: Embedder) -> str | None:
@@ -191,22 +163,22 @@ def staleness(store: Store, corpus: Corpus, embedder: Embedder) -> str | None:
 def load_index(store: Store, corpus: Corpus) -> LoadedIndex:
     m = store.read_manifest()
     if m is None:
-        raise IndexError_(f"no index at {store.current}")
+        raise IndexStoreError(f"no index at {store.current}")
     base = store.current.resolve()
     tok = make_tokenizer(corpus)
     views = []
     with (base / "views.jsonl").open(encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
-            views.append(View(r["entry"], ViewKind(r["kind"]), r["text"]))
+            views.append(Passage(r["entry"], PassageKind(r["kind"]), r["text"]))
     dense = Dense.load(base / "dense.faiss")
-    lv = Lexical.load(base / "lex_views", len(views))
-    le = Lexical.load(base / "lex_entries", len(corpus.painpoints))
+    lex_passages = Lexical.load(base / "lex_views", len(views))
+    lex_entries = Lexical.load(base / "lex_entries", len(corpus.painpoints))
     if dense.n != len(views) or m.n_views != len(views):
-        raise IndexError_(f"index at {base} is inconsistent: {dense.n} vectors for {len(views)} views")
+        raise IndexStoreError(f"index at {base} is inconsistent: {dense.n} vectors for {len(views)} views")
     oos = np.load(base / "oos.npy", allow_pickle=False)
     ranker = Ranker.from_json(json.loads((base / "ranker.json").read_text(encoding="utf-8")))
-    return LoadedIndex(m, _evidence(corpus, views, dense, lv, le, tok, oos), ranker, base)
+    return LoadedIndex(m, _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos), ranker, base)
 
 
 def ensure_index(
@@ -225,6 +197,6 @@ def ensure_index(
         except (OSError, ValueError, RuntimeError) as e:
             reason = f"index could not be loaded ({e})"
     if rebuild is False:
-        raise IndexError_(f"index at {store.root} is not usable: {reason}; run `tongdian build`")
+        raise IndexStoreError(f"index at {store.root} is not usable: {reason}; run `tongdian build`")
     (on_step or log.info)(f"building the index: {reason}")
     return build_index(corpus, embedder, store, progress=progress, on_step=on_step)

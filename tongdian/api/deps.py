@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import Annotated
 
 import anyio
 import anyio.to_thread
-from fastapi import Request
+from fastapi import Depends, Request
 
-from tongdian.config import MAX_K, MAX_QUERY_CHARS
-from tongdian.engine import Engine, QueryError
-from tongdian.models import SearchResponse
+from tongdian.core.catalog import Catalog
+from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
+from tongdian.core.engine import Engine
+from tongdian.core.errors import QueryError
+from tongdian.core.models import SearchResponse
 
-from .catalog import Catalog
 from .errors import ApiError, query_status
 
 
@@ -23,6 +25,11 @@ def get_engine(request: Request) -> Engine:
 
 def get_catalog(request: Request) -> Catalog:
     return request.app.state.catalog  # type: ignore[no-any-return]
+
+
+#: Route parameters: declared once, used by every router.
+EngineDep = Annotated[Engine, Depends(get_engine)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
 def base_url(request: Request) -> str:

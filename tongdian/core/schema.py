@@ -69,6 +69,11 @@ class PainPoint(Strict):
     keywords: list[NonEmpty] = Field(min_length=3)
     aliases: list[NonEmpty] = Field(default_factory=list)
     examples: list[NonEmpty] = Field(min_length=15)
+    written_examples: list[NonEmpty] = Field(
+        default_factory=list,
+        description="the problem as real text states it: news, annual reports, regulators, "
+        "papers, English press, e-mails (examples are the spoken, banker's voice)",
+    )
     case: Slug | None = None
     source: SourceRef
 
@@ -80,7 +85,7 @@ class PainPoint(Strict):
             raise ValueError(f"number {v} does not match id {pid}")
         return v
 
-    @field_validator("examples")
+    @field_validator("examples", "written_examples")
     @classmethod
     def _examples_unique(cls, v: list[str]) -> list[str]:
         seen: set[str] = set()
@@ -189,6 +194,11 @@ class Calibration(Strict):
     """Statements that are not bank pain points: they teach the threshold what noise is."""
 
     out_of_scope: list[NonEmpty] = Field(min_length=20)
+    bank_related: list[NonEmpty] = Field(
+        default_factory=list,
+        description="bank-related text that is not a pain point (governance, capital, rates as "
+        "news, HR, opening hours, single complaints, earnings…): a class of its own",
+    )
 
 
 USERDICT_LINE = re.compile(r"^\S+( \d+)?( [a-z]+)?$")

@@ -1,10 +1,8 @@
-"""Per-entry evidence from many views, and the learned combiner that ranks entries.
+"""Per-entry evidence from many passages, as a small feature vector per candidate entry.
 
-A query is compared with every view (example statements, title, pain, approaches…) both
-densely and lexically; the evidence is then aggregated per pain point into a small feature
-vector. A logistic regression, fitted on the corpus's own example statements (each scored
-with itself held out), turns the features into a score; a second one, fitted on in-scope
-examples against out-of-scope statements, says whether the query is a pain point at all.
+A query is compared with every passage (example statements, title, pain, approaches…) both
+densely and lexically; the evidence is then aggregated per pain point into ``FEATURES``,
+which the ranker (``ranker.py``) turns into scores.
 """
 
 from __future__ import annotations
@@ -15,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tongdian.core.passages import Passage, PassageKind
+from tongdian.core.text import Tokenizer, normalize
 from tongdian.index.dense import Dense
 from tongdian.index.lexical import Lexical
-from tongdian.index.views import View, ViewKind
-from tongdian.text import Tokenizer, normalize
 
 FEATURES = (
     "ex_max_rel",
@@ -31,14 +29,6 @@ FEATURES = (
     "term_hit",
     "rank_dense",
     "rank_lex",
-)
-SCOPE_FEATURES = (
-    "ex_max",
-    "doc_max",
-    "bm25_entry_log",
-    "top_score",
-    "margin",
-    "oos_margin",
 )
 KNN_K = 10
 DENSE_K_LARGE = 256
@@ -77,7 +67,7 @@ class Evidence:
 
     def __init__(
         self,
-        views: Sequence[View],
+        views: Sequence[Passage],
         dense: Dense,
         lex_views: Lexical,
         lex_entries: Lexical,
@@ -97,7 +87,7 @@ class Evidence:
         self.entry_terms = [[normalize(t) for t in terms if len(normalize(t)) >= 2] for terms in entry_terms]
         self.n_entries = len(self.entry_techs)
         self.view_entry = np.array([v.entry for v in self.views], dtype=np.int64)
-        self.view_is_example = np.array([v.kind is ViewKind.EXAMPLE for v in self.views])
+        self.view_is_example = np.array([v.kind is PassageKind.EXAMPLE for v in self.views])
         # where each entry's views begin, when they are contiguous and every entry has one
         # (as the index writes them); per-entry maxima then need no scattered updates
         ordered = bool(np.all(np.diff(self.view_entry) >= 0)) and len(self.view_entry) > 0
@@ -265,156 +255,3 @@ def _top(v: np.ndarray, n: int) -> np.ndarray:
     if len(v) <= n:
         return np.arange(len(v))
     return np.argpartition(-v, n - 1)[:n]
-
-
-# -- the learned combiner ------------------------------------------------------------------
-@dataclass
-class Ranker:
-    """Linear scores over FEATURES, and an in-scope probability over SCOPE_FEATURES."""
-
-    coef: np.ndarray
-    intercept: float
-    mean: np.ndarray
-    std: np.ndarray
-    scope_coef: np.ndarray
-    scope_intercept: float
-    scope_mean: np.ndarray
-    scope_std: np.ndarray
-    threshold: float
-    temperature: float
-
-    def scores(self, c: Candidates) -> np.ndarray:
-        return ((c.X - self.mean) / self.std) @ self.coef + self.intercept
-
-    def scope_features(self, c: Candidates, s: np.ndarray) -> np.ndarray:
-        top = int(np.argmax(s))
-        srt = np.sort(s)[::-1]
-        margin = float(srt[0] - srt[1]) if len(srt) > 1 else float(srt[0])
-        return np.array(
-            [
-                c.ex_max[top],
-                c.doc_max[top],
-                np.log1p(max(float(c.bm25_entry.max()), 0.0)),
-                float(srt[0]),
-                margin,
-                float(c.ex_max.max()) - c.oos_max,
-            ],
-            dtype=np.float64,
-        )
-
-    def in_scope(self, c: Candidates, s: np.ndarray) -> float:
-        z = (self.scope_features(c, s) - self.scope_mean) / self.scope_std
-        return float(1.0 / (1.0 + np.exp(-(z @ self.scope_coef + self.scope_intercept))))
-
-    def distribution(self, s: np.ndarray) -> np.ndarray:
-        z = (s - s.max()) / self.temperature
-        p = np.exp(z)
-        return p / p.sum()
-
-    def to_json(self) -> dict:
-        return {
-            "features": list(FEATURES),
-            "scope_features": list(SCOPE_FEATURES),
-            "coef": self.coef.tolist(),
-            "intercept": self.intercept,
-            "mean": self.mean.tolist(),
-            "std": self.std.tolist(),
-            "scope_coef": self.scope_coef.tolist(),
-            "scope_intercept": self.scope_intercept,
-            "scope_mean": self.scope_mean.tolist(),
-            "scope_std": self.scope_std.tolist(),
-            "threshold": self.threshold,
-            "temperature": self.temperature,
-        }
-
-    @classmethod
-    def from_json(cls, d: dict) -> Ranker:
-        if tuple(d["features"]) != FEATURES or tuple(d["scope_features"]) != SCOPE_FEATURES:
-            raise ValueError("ranker was trained on a different feature set")
-        return cls(
-            coef=np.asarray(d["coef"], dtype=np.float32),
-            intercept=float(d["intercept"]),
-            mean=np.asarray(d["mean"], dtype=np.float32),
-            std=np.asarray(d["std"], dtype=np.float32),
-            scope_coef=np.asarray(d["scope_coef"]),
-            scope_intercept=float(d["scope_intercept"]),
-            scope_mean=np.asarray(d["scope_mean"]),
-            scope_std=np.asarray(d["scope_std"]),
-            threshold=float(d["threshold"]),
-            temperature=float(d["temperature"]),
-        )
-
-
-@dataclass
-class TrainingSet:
-    """Held-out candidates of each in-scope example, with its true entry, and the OOS ones."""
-
-    in_scope: list[tuple[Candidates, int]]
-    out_of_scope: list[Candidates]
-
-
-def fit_ranker(ts: TrainingSet, max_false_reject: float = 0.02, seed: int = 0) -> Ranker:
-    """Fit the combiner and the scope model; pick the threshold on out-of-fold predictions.
-
-    The threshold is the highest that rejects at most ``max_false_reject`` of held-out
-    in-scope examples, so "no good match" stays rare for real problems.
-    """
-    # scikit-learn is needed only to build an index; importing it here keeps ~0.8 s off
-    # every server start.
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    Xs, ys = [], []
-    for c, true_e in ts.in_scope:
-        Xs.append(c.X)
-        ys.append((c.entries == true_e).astype(int))
-    X = np.vstack(Xs)
-    y = np.concatenate(ys)
-    # Standardise: the relative dense features vary on a 0.01 scale, and without scaling
-    # the L2 penalty keeps the model from weighting them as much as they deserve.
-    mean = X.mean(0).astype(np.float32)
-    std = (X.std(0) + 1e-6).astype(np.float32)
-    lr = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
-    lr.fit((X - mean) / std, y)
-    coef = lr.coef_[0].astype(np.float32)
-    intercept = float(lr.intercept_[0])
-    tmp = Ranker(coef, intercept, mean, std, np.zeros(len(SCOPE_FEATURES)), 0.0,
-                 np.zeros(len(SCOPE_FEATURES)), np.ones(len(SCOPE_FEATURES)), 0.5, 1.0)
-
-    # temperature: make softmax over entries a calibrated P(entry | in scope)
-    logits = [(tmp.scores(c), c.entries == t) for c, t in ts.in_scope if (c.entries == t).any()]
-    best_t, best_nll = 1.0, np.inf
-    for t in np.geomspace(0.05, 5.0, 40):
-        nll = 0.0
-        for s, m in logits:
-            z = (s - s.max()) / t
-            nll -= float(z[m][0] - np.log(np.exp(z).sum()))
-        if nll < best_nll:
-            best_t, best_nll = float(t), nll
-    tmp.temperature = best_t
-
-    F_in = np.array([tmp.scope_features(c, tmp.scores(c)) for c, _ in ts.in_scope])
-    F_out = np.array([tmp.scope_features(c, tmp.scores(c)) for c in ts.out_of_scope])
-    F = np.vstack([F_in, F_out])
-    yy = np.r_[np.ones(len(F_in)), np.zeros(len(F_out))]
-    s_mean, s_std = F.mean(0), F.std(0) + 1e-6
-    Z = (F - s_mean) / s_std
-    scope = LogisticRegression(C=0.5, max_iter=2000, class_weight="balanced")
-    oof = cross_val_predict(
-        scope, Z, yy, cv=StratifiedKFold(5, shuffle=True, random_state=seed), method="predict_proba"
-    )[:, 1]
-    scope.fit(Z, yy)
-    p_in = np.sort(oof[: len(F_in)])
-    threshold = float(p_in[int(np.floor(max_false_reject * len(p_in)))]) - 1e-6
-    return Ranker(
-        coef=coef,
-        intercept=intercept,
-        mean=mean,
-        std=std,
-        scope_coef=scope.coef_[0],
-        scope_intercept=float(scope.intercept_[0]),
-        scope_mean=s_mean,
-        scope_std=s_std,
-        threshold=min(max(threshold, 0.05), 0.95),
-        temperature=best_t,
-    )

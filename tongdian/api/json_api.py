@@ -9,28 +9,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 
-from tongdian.config import MAX_K, MAX_QUERY_CHARS
-from tongdian.engine import Engine
-from tongdian.models import SearchResponse
-
-from .catalog import Catalog
-from .deps import base_url, get_catalog, get_engine, run_search
-from .errors import ApiError
-from .render import chat_markdown
-from .schemas import (
-    ChatRequest,
-    ChatResponse,
-    ErrorBody,
+from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
+from tongdian.core.models import (
     Health,
     PainPointDetail,
     PainPointList,
     RiskList,
-    SearchRequest,
+    SearchResponse,
     TechnologyList,
 )
+
+from .deps import CatalogDep, EngineDep, base_url, run_search
+from .errors import ApiError
+from .render import chat_markdown
+from .schemas import ChatRequest, ChatResponse, ErrorBody, SearchRequest
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -47,8 +42,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no such id"},
 }
 
-EngineDep = Annotated[Engine, Depends(get_engine)]
-CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:

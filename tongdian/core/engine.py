@@ -13,28 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
-from tongdian.config import MAX_K, MAX_QUERY_CHARS, Settings
-from tongdian.corpus import Corpus, load_corpus
-from tongdian.index.build import LoadedIndex, ensure_index
+from tongdian.core.answers import Answers
+from tongdian.core.build import LoadedIndex, ensure_index
+from tongdian.core.config import MAX_K, MAX_QUERY_CHARS, Settings
+from tongdian.core.corpus import Corpus, load_corpus
+from tongdian.core.errors import QueryError
+from tongdian.core.features import Candidates, Query
+from tongdian.core.models import EvidenceOut, Result, SearchResponse, Segment
+from tongdian.core.passages import PassageKind
+from tongdian.core.schema import PainPoint
+from tongdian.core.segment import split_segments
+from tongdian.core.text import normalize
 from tongdian.index.embedders import Embedder, make_embedder
+from tongdian.index.lru import LRU
 from tongdian.index.store import Store
-from tongdian.index.views import ViewKind
-from tongdian.lru import LRU
-from tongdian.models import (
-    ApproachOut,
-    CaseFigureOut,
-    CaseOut,
-    EvidenceOut,
-    Result,
-    RiskOut,
-    SearchResponse,
-    Segment,
-    TechRef,
-)
-from tongdian.ranking import Candidates, Query
-from tongdian.schema import PainPoint
-from tongdian.segment import split_segments
-from tongdian.text import normalize
 
 #: A clause's own best match joins the whole text's ranking at this fraction of its confidence.
 SEGMENT_WEIGHT = 0.9
@@ -43,10 +35,6 @@ ANSWER_CACHE_SIZE = 128
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-class QueryError(ValueError):
-    """The query cannot be searched (empty, too long, bad k); the message is for the user."""
 
 
 @dataclass
@@ -89,9 +77,9 @@ class Engine:
         self.corpus = corpus
         self.embedder = embedder
         self.index = index
-        self.ev = index.evidence
+        self.evidence = index.evidence
         self.ranker = index.ranker
-        tok = self.ev.tokenizer
+        tok = self.evidence.tokenizer
         self._entry_tokens = [
             # the report's text and the curated terms, not the examples: an example's
             # filler words ("下来", "两周") are not evidence worth highlighting
@@ -106,11 +94,7 @@ class Engine:
         # words most pain points use (银行, 客户) are not evidence for any one of them
         self._generic = frozenset(t for t, n in df.items() if n > 0.4 * len(self._entry_tokens))
         self._centroids = self._entry_centroids()
-        # What a result says about its pain point never changes: build it once and share it,
-        # so cached answers hold references instead of copies of the risks' long texts.
-        self._approaches = {pp.id: self._build_approaches(pp) for pp in corpus.painpoints}
-        self._risks = {pp.id: self._build_risks(pp) for pp in corpus.painpoints}
-        self._cases = {pp.id: self._build_case(pp) for pp in corpus.painpoints}
+        self.answers = Answers(corpus)
 
     @classmethod
     def open(
@@ -130,8 +114,8 @@ class Engine:
 
     # -- scoring ---------------------------------------------------------------------------
     def _score(self, text: str, vec: np.ndarray) -> _Scored:
-        q = self.ev.prepare(text, vec)
-        cand = self.ev.candidates(q)
+        q = self.evidence.prepare(text, vec)
+        cand = self.evidence.candidates(q)
         s = self.ranker.scores(cand)
         return _Scored(q, cand, s, self.ranker.in_scope(cand, s), self.ranker.distribution(s))
 
@@ -175,7 +159,7 @@ class Engine:
         cache = getattr(self.embedder, "cache", None)
         if cache is not None:
             cache.clear()
-        self.ev.tokenizer.clear_cache()
+        self.evidence.tokenizer.clear_cache()
 
     def _search(self, text: str, k: int, t0: float) -> SearchResponse:
         whole, segs = self._rank(text)
@@ -218,7 +202,7 @@ class Engine:
                 words[sc.query.text] = self._words(sc.query.norm)
             segment = sc.query.text if e in via_segment else None
             results.append(self._result(e, conf[e], sc, segment, words[sc.query.text]))
-        techs = [self.tech_ref(t) for t in sorted(whole.query.techs)]
+        techs = [self.answers.tech_ref(t) for t in sorted(whole.query.techs)]
         if matched:
             names = "、".join(f"{r.id} {r.title}" for r in results[:1])
             message = f"最接近的痛点：{names}"
@@ -236,23 +220,14 @@ class Engine:
             took_ms=round((time.perf_counter() - t0) * 1000, 2),
         )
 
-    def rank_ids(self, text: str) -> list[str]:
-        """All candidate ids best first, for evaluation (no answer assembly)."""
-        r = self.search(text, k=MAX_K)
-        return [x.id for x in r.results]
-
     # -- assembling answers ------------------------------------------------------------------
-    def tech_ref(self, tid: str) -> TechRef:
-        t = self.corpus.technologies[tid]
-        return TechRef(id=t.id, name=t.name, name_en=t.name_en)
-
     def _words(self, norm: str) -> list[tuple[str, str]]:
         """A normalised text's words that could be evidence, each with its canonical token.
 
         Computed once per text and shared by every result that quotes it: segmenting the
         query again for each of k results was most of the answer-assembly time.
         """
-        tok = self.ev.tokenizer
+        tok = self.evidence.tokenizer
         out: list[tuple[str, str]] = []
         for w in tok.words(norm):
             toks = tok.tokens(w)
@@ -274,17 +249,12 @@ class Engine:
         score = float(np.log(c / (1 - c)))
         view_id = int(scored.cand.best_view[pos[0]]) if len(pos) else -1
         if view_id >= 0:
-            view = self.ev.views[view_id]
-            ev_text, ev_kind = view.text, ViewKind(view.kind).name.lower()
+            view = self.evidence.views[view_id]
+            ev_text, ev_kind = view.text, PassageKind(view.kind).name.lower()
         else:
             ev_text, ev_kind = pp.pain, "pain"
         return Result(
-            id=pp.id,
-            number=pp.number,
-            title=pp.title,
-            title_en=pp.title_en,
-            summary_en=pp.summary_en,
-            pain=pp.pain,
+            **Answers.header(pp),
             score=round(score, 4),
             confidence=round(min(max(conf, 0.0), 1.0), 4),
             evidence=EvidenceOut(
@@ -293,64 +263,18 @@ class Engine:
                 matched_terms=self._matched_terms(e, words),
                 segment=segment,
             ),
-            approaches=self._approaches[pp.id],
-            risks=self._risks[pp.id],
-            case=self._cases[pp.id],
-        )
-
-    def approaches(self, pp: PainPoint) -> list[ApproachOut]:
-        """The pain point's approaches with their technologies (shared; do not mutate)."""
-        return self._approaches[pp.id]
-
-    def risks(self, pp: PainPoint) -> list[RiskOut]:
-        """Its risks with the reasons and the risk file's controls (shared; do not mutate)."""
-        return self._risks[pp.id]
-
-    def case(self, pp: PainPoint) -> CaseOut | None:
-        return self._cases[pp.id]
-
-    def _build_approaches(self, pp: PainPoint) -> list[ApproachOut]:
-        return [
-            ApproachOut(text=a.text, text_en=a.note_en, tech=[self.tech_ref(t) for t in a.tech])
-            for a in pp.approaches
-        ]
-
-    def _build_risks(self, pp: PainPoint) -> list[RiskOut]:
-        out = []
-        for link in pp.risks:
-            r = self.corpus.risks[link.id]
-            out.append(
-                RiskOut(
-                    id=r.id,
-                    name=r.name,
-                    name_en=r.name_en,
-                    reason=link.reason,
-                    fintech_change=r.fintech_change,
-                    controls=list(r.controls),
-                )
-            )
-        return out
-
-    def _build_case(self, pp: PainPoint) -> CaseOut | None:
-        if pp.case is None:
-            return None
-        c = self.corpus.cases[pp.case]
-        return CaseOut(
-            id=c.id,
-            title=c.title,
-            title_en=c.title_en,
-            summary=c.summary,
-            results=[CaseFigureOut(label=f.label, label_en=f.label_en, display=f.display) for f in c.results],
-            anti_cheat=c.anti_cheat,
+            approaches=self.answers.approaches[pp.id],
+            risks=self.answers.risks[pp.id],
+            case=self.answers.cases[pp.id],
         )
 
     def _entry_centroids(self) -> np.ndarray:
         """Mean example vector per pain point, read back from the vector store."""
-        vecs = self.ev.dense.vectors()
+        vecs = self.evidence.dense.vectors()
         out = np.zeros((len(self.corpus.painpoints), vecs.shape[1]), dtype=np.float32)
         for e in range(len(out)):
-            rows = (self.ev.view_entry == e) & self.ev.view_is_example
-            m = vecs[rows].mean(0) if rows.any() else vecs[self.ev.view_entry == e].mean(0)
+            rows = (self.evidence.view_entry == e) & self.evidence.view_is_example
+            m = vecs[rows].mean(0) if rows.any() else vecs[self.evidence.view_entry == e].mean(0)
             out[e] = m / max(float(np.linalg.norm(m)), 1e-9)
         return out
 

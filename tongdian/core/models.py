@@ -1,0 +1,210 @@
+"""Every answer's shape: the search answer, and the catalog's pages and their JSON twins.
+
+One vocabulary for the CLI's ``--json``, the JSON API and the pages; the corpus's *input*
+schema is ``schema.py``. Shared bases carry the fields several answers repeat, so a pain
+point's header or a risk's reference is declared once. Outside tools rely on
+``results[].id`` and ``results[].score``; keep those names stable.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+# -- shared bases ------------------------------------------------------------------------------
+class TechRef(BaseModel):
+    id: str
+    name: str
+    name_en: str
+
+
+class RiskRef(BaseModel):
+    id: str
+    name: str
+    name_en: str
+
+
+class PainRef(BaseModel):
+    id: str
+    title: str
+    title_en: str
+    url: str
+
+
+class PainPointHeader(BaseModel):
+    """What every answer about one pain point starts with."""
+
+    id: str = Field(description="pain-point id, P01…P20 (and beyond, for a bank's own)")
+    number: int
+    title: str
+    title_en: str
+    summary_en: str
+    pain: str
+
+
+class CaseFigure(BaseModel):
+    label: str
+    label_en: str
+    display: str
+
+
+class CaseStep(BaseModel):
+    title: str
+    detail: list[str]
+
+
+class ApproachOut(BaseModel):
+    text: str
+    text_en: str
+    tech: list[TechRef]
+
+
+class RiskOut(RiskRef):
+    reason: str
+    fintech_change: str
+    controls: list[str]
+
+
+class CaseOut(BaseModel):
+    id: str
+    title: str
+    title_en: str
+    summary: str
+    results: list[CaseFigure]
+    anti_cheat: str
+
+
+class EvidenceOut(BaseModel):
+    text: str = Field(description="the corpus text that matched best (an example, approach, …)")
+    kind: str = Field(description="which view of the entry matched: example, title, pain, approach…")
+    matched_terms: list[str] = Field(description="query words also found in this pain point")
+    segment: str | None = Field(None, description="the part of the query that evidences it")
+
+
+class Result(PainPointHeader):
+    score: float = Field(description="log-odds of confidence: higher is better, and results are sorted by it")
+    confidence: float = Field(ge=0.0, le=1.0, description="calibrated P(this is the right pain point)")
+    evidence: EvidenceOut
+    approaches: list[ApproachOut]
+    risks: list[RiskOut]
+    case: CaseOut | None = None
+
+
+class Segment(BaseModel):
+    text: str
+    matched: bool
+    id: str | None = None
+    title: str | None = None
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class SearchResponse(BaseModel):
+    query: str
+    matched: bool = Field(description="false means: no good match, the results are only suggestions")
+    message: str
+    in_scope: float = Field(ge=0.0, le=1.0, description="calibrated P(the text describes a bank pain point)")
+    threshold: float
+    technologies: list[TechRef] = Field(description="technologies the query names")
+    results: list[Result]
+    segments: list[Segment]
+    took_ms: float
+
+
+# -- the catalog: pages that do not depend on a query ---------------------------------------
+class CaseDetail(CaseOut):
+    summary_en: str
+    steps: list[CaseStep]
+    profile: list[str]
+    painpoints: list[str]
+
+
+class PainPointSummary(PainPointHeader):
+    """One row of ``/``: enough to see the pain and its remedies at a glance."""
+
+    approaches: list[ApproachOut]
+    technologies: list[TechRef] = Field(description="union of the approaches' technologies")
+    risks: list[RiskRef]
+    case: str | None = Field(None, description="id of the linked case study")
+    url: str = Field(description="path of the HTML page")
+
+
+class FacetValue(BaseModel):
+    id: str
+    name: str
+    count: int = Field(description="pain points you would see when selecting this value")
+    selected: bool
+
+
+class Facets(BaseModel):
+    technologies: list[FacetValue]
+    risks: list[FacetValue]
+
+
+class PainPointList(BaseModel):
+    count: int
+    filters: dict[str, str | None]
+    facets: Facets
+    painpoints: list[PainPointSummary]
+
+
+class PainPointDetail(PainPointSummary):
+    """``/p/{id}``: the pain, remedies, risks with reasons and controls, case, neighbours."""
+
+    risks_detail: list[RiskOut]
+    keywords: list[str]
+    case_detail: CaseDetail | None
+    neighbours: list[PainRef] = Field(description="the nearest other pain points")
+    source: str = Field(description="the report section it is drawn from")
+
+
+class RiskCarrier(BaseModel):
+    id: str
+    title: str
+    reason: str
+    url: str
+
+
+class RiskEntry(RiskRef):
+    report_heading: str
+    report_text: str
+    fintech_change: str
+    fintech_change_en: str
+    controls: list[str]
+    painpoints: list[RiskCarrier] = Field(description="pain points whose remedies carry it")
+
+
+class RiskList(BaseModel):
+    count: int
+    risks: list[RiskEntry]
+
+
+class TechnologyEntry(TechRef):
+    kind: str
+    aliases: list[str]
+    painpoints: list[str] = Field(description="ids of pain points with an approach using it")
+
+
+class TechnologyMatrix(BaseModel):
+    """Rows are pain points, columns technologies; a cell counts the approaches using it."""
+
+    rows: list[str]
+    columns: list[str]
+    cells: list[list[int]]
+
+
+class TechnologyList(BaseModel):
+    count: int
+    technologies: list[TechnologyEntry]
+    matrix: TechnologyMatrix
+
+
+class Health(BaseModel):
+    status: str
+    index_loaded: bool
+    embedder: str
+    corpus_version: str = Field(description="first 12 hex digits of the corpus digest")
+    corpus_digest: str
+    index_built_at: str
+    index_format: int
+    painpoints: int
+    views: int = Field(description="indexed passages (an entry's texts: examples, approaches…)")
