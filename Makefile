@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test build lint eval bench clean
+.PHONY: run test test-fast build lint eval bench ablate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,15 +34,26 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -p no:cacheprovider
 
+# unit tests on a three-entry fixture corpus (under 30 s): no full index, server or browser
+test-fast: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
+
 eval: $(VENV)/.installed
 	$(BIN)/tongdian eval ../shared/eval/dev_queries.jsonl
+	$(BIN)/tongdian eval ../shared/eval/real_dev.jsonl --half held-out
 
 # quality (~1 min), performance (~13 min), load (~1.5 min); tables as in the README
 bench: $(VENV)/.installed-test
 	mkdir -p bench/out
 	$(BIN)/python -m bench.quality ../shared/eval/dev_queries.jsonl --markdown --repeat 3 --json bench/out/quality.json
+	$(BIN)/python -m bench.quality ../shared/eval/real_dev.jsonl --half held-out --markdown --repeat 3 --json bench/out/quality-real.json
 	$(BIN)/python -m bench.perf --markdown --json bench/out/perf.json
 	$(BIN)/python -m bench.load --json bench/out/load.json
+
+# what the written examples and the bank-related calibration add (~8 min)
+ablate: $(VENV)/.installed
+	$(BIN)/python -m bench.ablate --markdown
 
 clean:
 	rm -rf var

@@ -93,12 +93,25 @@ async def client(c: httpx.AsyncClient, traffic: Traffic, stop: float, st: Stats)
             st.long_ms.append(dt_ms)
 
 
+def server_memory_mib(pid: int) -> float:
+    """The server's memory: its own and its workers' proportional set size (PSS), so pages
+    the workers share (the memory-mapped index, the model) are counted once, not per worker."""
+    procs = [psutil.Process(pid)]
+    procs += procs[0].children(recursive=True)
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
 async def sample_rss(pid: int, t0: float, stop: float, st: Stats) -> None:
-    proc = psutil.Process(pid)
     while time.perf_counter() < stop:
-        st.rss.append((time.perf_counter() - t0, proc.memory_info().rss / 2**20))
+        st.rss.append((time.perf_counter() - t0, server_memory_mib(pid)))
         await asyncio.sleep(1.0)
-    st.rss.append((time.perf_counter() - t0, proc.memory_info().rss / 2**20))
+    st.rss.append((time.perf_counter() - t0, server_memory_mib(pid)))
 
 
 async def run(url: str, pid: int, clients: int, seconds: float, traffic: Traffic) -> Stats:
@@ -145,7 +158,7 @@ def summarise(st: Stats, seconds: float, clients: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def markdown(s: dict[str, Any], meta: dict[str, Any]) -> str:
+def markdown(s: dict[str, Any], meta: dict[str, Any], workers: int = 1) -> str:
     m = meta["machine"]
     rows = [
         ("clients × duration", f"{s['clients']} × {s['seconds']:.0f} s"),
@@ -153,11 +166,12 @@ def markdown(s: dict[str, Any], meta: dict[str, Any]) -> str:
         ("throughput", f"{s['rps']:.1f} req/s"),
         ("latency p50 / p95 / p99 / max", f"{s['p50_ms']:.0f} / {s['p95_ms']:.0f} / {s['p99_ms']:.0f} / {s['max_ms']:.0f} ms"),
         ("briefings (POST) p99", f"{s['briefing_p99_ms']:.0f} ms" if s["briefing_p99_ms"] else "–"),
-        ("server RSS at 10 s → end (max)", f"{s['rss_at_10s_mib']:.0f} → {s['rss_end_mib']:.0f} MiB ({s['rss_max_mib']:.0f})"),
-        ("RSS growth from 10 s", f"{s['rss_growth_pct']:+.2f} % (limit +5 %)"),
+        ("server memory (PSS) at 10 s → end (max)", f"{s['rss_at_10s_mib']:.0f} → {s['rss_end_mib']:.0f} MiB ({s['rss_max_mib']:.0f})"),
+        ("memory growth from 10 s", f"{s['rss_growth_pct']:+.2f} % (limit +5 %)"),
         ("result", "pass" if s["passed"] else "FAIL"),
     ]  # fmt: skip
-    head = f"Load test, {meta['date']} · {m['cpu']} · nproc {m['nproc']} · commit {meta['commit']}"
+    head = (f"Load test, {workers or '?'} worker(s), {meta['date']} · {m['cpu']} · nproc {m['nproc']}"
+            f" · commit {meta['commit']}")
     return "\n".join([head, "", "| | |", "|:---|---:|", *(f"| {a} | {b} |" for a, b in rows)])
 
 
@@ -169,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pid", type=int, help="pid of the --url server, to sample its RSS")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--workers", default="1,2",
+                    help="worker counts to compare, one run each, same traffic (e.g. 1,2)")
     args = ap.parse_args(argv)
     if args.seconds <= 0 or args.clients <= 0:
         ap.error("--clients and --seconds must be positive")
@@ -176,20 +192,47 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--url needs --pid: the RSS check is part of the test")
 
     settings = Settings()
+    if args.url:
+        counts = [0]  # whatever the running server has
+    else:
+        from tongdian.core.engine import Engine
+
+        Engine.open(settings)  # build the index first if needed, outside the measured runs
+        counts = [int(w) for w in args.workers.split(",")]
+    summaries = {}
+    for workers in counts:
+        st = one_run(args, settings, workers)
+        summaries[workers] = summarise(st, args.seconds, args.clients)
+    meta = {"date": dt.date.today().isoformat(), "machine": machine(), "commit": git_commit()}
+    if args.json:
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"meta": meta, "runs": summaries}, indent=1), "utf-8")
+        tmp.replace(args.json)
+    for workers, s in summaries.items():
+        print(markdown(s, meta, workers) + "\n")
+    if len(summaries) > 1:
+        base = summaries[counts[0]]
+        for w in counts[1:]:
+            s = summaries[w]
+            print(f"{w} vs {counts[0]} worker(s), same traffic in one run: throughput "
+                  f"{s['rps'] / base['rps']:.2f}×, p50 {s['p50_ms'] / base['p50_ms']:.2f}×, "
+                  f"p99 {s['p99_ms'] / base['p99_ms']:.2f}×")
+    return 0 if all(s["passed"] for s in summaries.values()) else 1
+
+
+def one_run(args: argparse.Namespace, settings: Settings, workers: int) -> Stats:
     proc = None
     if args.url:
         url, pid = args.url.rstrip("/"), args.pid
     else:
-        from tongdian.core.engine import Engine
-
-        Engine.open(settings)  # build the index first if needed, outside the measured run
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = start_server(settings.data, port)
+        proc = start_server(settings.data, port, workers)
         pid = proc.pid
     try:
         wait_ready(url, proc)
-        print(f"{args.clients} clients × {args.seconds:.0f} s against {url} …", file=sys.stderr)
+        print(f"{workers or '?'} worker(s): {args.clients} clients × {args.seconds:.0f} s "
+              f"against {url} …", file=sys.stderr)
         st = asyncio.run(run(url, pid, args.clients, args.seconds, Traffic(settings.corpus, args.seed)))
         # the server still answers normally afterwards
         after = httpx.get(f"{url}/api/search", params={"q": "网点太多，运营成本高"}, timeout=30)
@@ -202,14 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    s = summarise(st, args.seconds, args.clients)
-    meta = {"date": dt.date.today().isoformat(), "machine": machine(), "commit": git_commit()}
-    if args.json:
-        tmp = args.json.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"meta": meta, "summary": s, "rss": st.rss}, indent=1), "utf-8")
-        tmp.replace(args.json)
-    print(markdown(s, meta))
-    return 0 if s["passed"] else 1
+    return st
 
 
 if __name__ == "__main__":

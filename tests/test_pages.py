@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from markupsafe import Markup
 
 from tongdian.api.app import create_app
-from tongdian.api.render import confidence_bar, heatmap_svg, highlight, zh_punct
+from tongdian.api.heatmap import heatmap_svg
+from tongdian.api.render import confidence_bar, highlight, zh_punct
 from tongdian.core.config import MAX_QUERY_CHARS
 
 IDS = [f"P{i:02d}" for i in range(1, 21)]

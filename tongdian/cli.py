@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tongdian.core.config import Settings
+from tongdian.core.config import Settings, settings_env
 from tongdian.core.corpus import CorpusError, load_corpus
 from tongdian.core.models import SearchResponse
 from tongdian.index.embedders import EmbedderError
@@ -61,7 +62,10 @@ def validate(corpus: CorpusOpt = None) -> None:
         err.print(f"[red]invalid corpus[/red] {e}")
         raise typer.Exit(2) from None
     n_ex = sum(len(p.examples) for p in c.painpoints)
-    out.print(f"corpus ok: {len(c.painpoints)} pain points, {n_ex} example statements, "
+    n_wr = sum(len(p.written_examples) for p in c.painpoints)
+    out.print(f"corpus ok: {len(c.painpoints)} pain points, {n_ex + n_wr} example statements "
+              f"({n_ex} spoken, {n_wr} written), {len(c.bank_related)} bank-related and "
+              f"{len(c.out_of_scope) - len(c.bank_related)} other out-of-scope statements, "
               f"{len(c.risks)} risks, {len(c.technologies)} technologies, digest {c.digest[:12]}")
 
 
@@ -146,15 +150,21 @@ def eval_(
     file: Annotated[Path, typer.Argument(help="JSONL of queries with primary/secondary ids")],
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     failures: Annotated[bool, typer.Option(help="list the misses")] = False,
+    half: Annotated[str, typer.Option(
+        help="all, tune (odd ids: tune on these) or held-out (even ids: quote these)")] = "all",
     embedder: EmbedderOpt = None,
     corpus: CorpusOpt = None,
     data: DataOpt = None,
 ) -> None:
     """P@1, ok@1, hit@3, MRR, multi-label recall@3, out-of-scope handling, per style."""
-    from tongdian.core.evaluate import Prediction, evaluate, load_queries
+    from tongdian.core.evaluate import Prediction, evaluate, load_queries, split_half
 
+    try:
+        qs = split_half(load_queries(file), half)
+    except (OSError, ValueError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
     eng = _engine(_settings(embedder, corpus, data))
-    qs = load_queries(file)
 
     def predict(text: str) -> Prediction:
         r = eng.search(text, k=10)
@@ -166,7 +176,8 @@ def eval_(
     if as_json:
         sys.stdout.write(json.dumps(rep.to_json(), ensure_ascii=False, indent=2) + "\n")
         return
-    t = Table(title=f"tongdian eval · {file.name} · {rep.n} queries · {eng.embedder.spec}")
+    which = "" if half == "all" else f" ({half} half)"
+    t = Table(title=f"tongdian eval · {file.name}{which} · {rep.n} queries · {eng.embedder.spec}")
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k_, v in rep.metrics.items():
@@ -192,6 +203,9 @@ def eval_(
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="worker processes behind the one port; each maps the same "
+        "read-only index (about one per core: a search is CPU-bound)")] = 1,
     embedder: EmbedderOpt = None,
     corpus: CorpusOpt = None,
     data: DataOpt = None,
@@ -199,11 +213,23 @@ def serve(
     """Serve the web page and the JSON API (builds the index first if needed)."""
     import uvicorn
 
-    from tongdian.api.app import create_app
+    settings = _settings(embedder, corpus, data)
+    eng = _engine(settings)  # builds once, here, before any worker starts
+    err.print(f"serving on http://{host}:{port} with {workers} worker(s)  (API docs at /docs)")
+    if workers == 1:
+        from tongdian.api.app import create_app
 
-    eng = _engine(_settings(embedder, corpus, data))
-    err.print(f"serving on http://{host}:{port}  (API docs at /docs)")
-    uvicorn.run(create_app(eng), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(eng, settings), host=host, port=port, log_level="warning")
+        return
+    # Workers are fresh processes: they open the index the parent just checked, read-only,
+    # from the settings passed through the environment.
+    del eng
+    if settings.embed_threads is None:  # the cores are shared out, not fought over
+        settings = settings.model_copy(
+            update={"embed_threads": max(1, (os.cpu_count() or 1) // workers)})
+    os.environ.update(settings_env(settings))
+    uvicorn.run("tongdian.api.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ from tongdian.core.catalog import Catalog
 from tongdian.core.config import MAX_QUERY_CHARS, Settings
 from tongdian.core.engine import Engine
 
-from . import json_api, pages
+from . import pages
 from .handlers import install_error_handlers
 from .middleware import MAX_BODY_BYTES, BodyLimitMiddleware, SecurityHeadersMiddleware
+from .routes import ROUTERS
 from .templating import make_templates
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -54,7 +55,8 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.state.public_url = (public_url or os.environ.get("TONGDIAN_PUBLIC_URL") or "").rstrip("/")
 
     install_error_handlers(app)
-    app.include_router(json_api.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.include_router(pages.router)
     static_dir = Path(s.templates) / "static"
     app.state.static_dir = static_dir
@@ -65,3 +67,9 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 
+
+def app_from_env() -> FastAPI:
+    """A worker's app: settings from ``TONGDIAN_*``, the index opened read-only (never built
+    here: the parent process built it, and N workers must not race to build it again)."""
+    s = Settings()
+    return create_app(Engine.open(s, rebuild=False), s)

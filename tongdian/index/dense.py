@@ -54,7 +54,12 @@ class Dense:
 
     @classmethod
     def load(cls, path: Path) -> Dense:
-        index = faiss.read_index(str(path))
+        """Memory-mapped and read-only: worker processes serving one index share its pages
+        through the page cache instead of each holding a private copy."""
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:  # an index type faiss cannot map: read it into memory
+            index = faiss.read_index(str(path))
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
         return cls(index)

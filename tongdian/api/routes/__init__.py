@@ -1,0 +1,11 @@
+"""The JSON API under ``/api``, one router per resource: the twin of every page, plus chat.
+
+Routes are thin: they validate input, call the engine or the ``Catalog``, and return
+pydantic models (which is what OpenAPI documents). Errors are raised as ``ApiError`` or a
+core error and rendered as ``{"error": …, "detail": …}`` by ``handlers.py``.
+"""
+
+from . import chat, health, painpoints, risks, search, technologies
+
+ROUTERS = [search.router, chat.router, painpoints.router, risks.router, technologies.router,
+           health.router]
