@@ -17,7 +17,7 @@ Fairness rules (documented in bench/README.md):
   embedding LRU, the tokenizer's memo) are emptied before every call, outside the timing.
   Queries are interleaved across systems so load from other processes hits all rows alike.
 
-Run: ``cd /work/main && .venv/bin/python bench/quality.py QUERIES.jsonl [--json F] [--markdown]``.
+Run: ``.venv/bin/python -m bench.quality QUERIES.jsonl [--half held-out] [--json F] [--markdown]``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,15 @@ from tongdian.core.build import make_tokenizer
 from tongdian.core.config import Settings
 from tongdian.core.corpus import Corpus
 from tongdian.core.engine import Engine, QueryError
-from tongdian.core.evaluate import EvalQuery, Prediction, Report, evaluate, load_queries
+from tongdian.core.evaluate import (
+    HALVES,
+    EvalQuery,
+    Prediction,
+    Report,
+    evaluate,
+    load_queries,
+    split_half,
+)
 from tongdian.core.passages import corpus_passages, entry_document
 from tongdian.core.report import ReportSection, load_sections
 from tongdian.index.dense import Dense
@@ -194,6 +202,26 @@ class TongdianDense:
         return _all(self.ids, best)
 
 
+class NearestExample:
+    """1-nearest-neighbour over the example statements alone: the entry of the most similar
+    statement first. How far "sounds like one of our statements" goes by itself."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.ids = [pp.id for pp in engine.corpus.painpoints]
+        ev = engine.evidence
+        self.rows = np.flatnonzero(ev.view_is_example)
+        self.dense = Dense.build(ev.dense.vectors()[self.rows])
+
+    def __call__(self, query: str) -> list[str]:
+        q = query.strip()
+        if not q:
+            return []
+        scores, idx = self.dense.search(self.engine.embedder.embed_queries([q]), self.dense.n)
+        entries = self.engine.evidence.view_entry[self.rows[idx[0]]]
+        return _all(self.ids, _max_per_entry(scores[0], entries, len(self.ids)))
+
+
 class NoExamples:
     """The enriched corpus without its example statements: dense max-per-entry RRF entry BM25.
 
@@ -261,7 +289,7 @@ def _fresh_cache(embedder: Embedder) -> Callable[[], None]:
 
 
 def systems(engine: Engine, sections: Sequence[ReportSection], e5: Embedder) -> list[System]:
-    """The eight rows of the table, built (indexed, embedded) before anything is timed."""
+    """The nine rows of the table, built (indexed, embedded) before anything is timed."""
     bm25, dense = Bm25Jieba(sections), E5Dense(sections, e5)
     noex = NoExamples(engine.corpus, engine.embedder)
     e5_reset, td_reset = _fresh_cache(e5), _fresh_cache(engine.embedder)
@@ -283,6 +311,7 @@ def systems(engine: Engine, sections: Sequence[ReportSection], e5: Embedder) -> 
         System(f"rrf(bm25+e5) k={RRF_K} (report)", _always(fused(bm25, dense)), e5_reset),
         System("tongdian lexical-only", _always(TongdianLexical(engine)), td_lex_reset),
         System("tongdian dense-only", _always(TongdianDense(engine)), td_reset),
+        System("1-NN over example statements", _always(NearestExample(engine)), td_reset),
         System("tongdian no-examples", _always(noex), noex_reset),
         System("tongdian full", tongdian_full(engine), full_reset),
     ]
@@ -433,18 +462,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print a GitHub Markdown table")
     ap.add_argument("--repeat", type=int, default=1, help="passes; latency = min per call")
     ap.add_argument("--report", type=Path, default=SEED, help="the source report (seed text)")
+    ap.add_argument("--half", choices=HALVES, default="all",
+                    help="tune (odd ids) or held-out (even ids): say which half a number is on")
     args = ap.parse_args(argv)
 
     from rich.console import Console
 
     err = Console(stderr=True)
-    queries = load_queries(args.queries)
+    queries = split_half(load_queries(args.queries), args.half)
     err.print(f"{len(queries)} queries from {args.queries}; opening the engine…")
     engine = Engine.open(Settings(), on_step=err.print)
     reports = run_all(engine, load_sections(args.report), queries, err.print, args.repeat)
 
     m = engine.index.manifest
-    meta = {"date": dt.date.today().isoformat(), "machine": machine(), "queries": str(args.queries),
+    meta = {"date": dt.date.today().isoformat(), "machine": machine(), "queries": str(args.queries), "half": args.half,
             "n": len(queries), "repeat": args.repeat, "commit": git_commit(),
             "corpus_digest": m.corpus_digest[:12], "n_views": m.n_views,
             "embedder": f"{m.embedder} ({m.embedder_version})"}  # fmt: skip

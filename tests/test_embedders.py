@@ -45,3 +45,29 @@ def test_errors_reach_every_waiting_caller() -> None:
         b(["bad"])
     assert b(["fine", "also fine"]).shape == (2, 4)  # the worker survives an error
     b.close()
+
+
+def test_family_prefixes_follow_the_model_card() -> None:
+    from tongdian.index.embedders import family_prefixes
+
+    assert family_prefixes("multilingual-e5-small") == ("query: ", "passage: ")
+    assert family_prefixes("bge-base-zh-v1.5")[0].startswith("为这个句子")
+    assert family_prefixes("bge-small-en-v1.5")[0].startswith("Represent this sentence")
+    assert family_prefixes("gte-base-zh") == ("", "")
+    # a model that declares its own prompts gets them
+    assert family_prefixes("my-model", {"query": "q> ", "document": "d> "}) == ("q> ", "d> ")
+
+
+@pytest.mark.slow  # loads torch
+def test_configured_prefixes_change_vectors_and_the_index_identity() -> None:
+    pytest.importorskip("sentence_transformers")
+    from tongdian.index.embedders import make_embedder
+
+    plain = make_embedder("st:minilm")
+    prefixed = make_embedder("st:minilm", query_prefix="query: ", passage_prefix="passage: ")
+    assert plain.spec != prefixed.spec and "query: " in prefixed.spec
+    text = "branch costs keep rising while visits fall"
+    a, b = plain.embed_queries([text])[0], prefixed.embed_queries([text])[0]
+    assert float(a @ b) < 0.999
+    assert np.allclose(prefixed.embed_queries([text])[0], plain.embed_queries(["query: " + text])[0],
+                       atol=1e-5)

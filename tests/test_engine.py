@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import DEV_SET
+from tests.conftest import DEV_SET, REAL_DEV
 from tongdian.core.config import MAX_QUERY_CHARS
 from tongdian.core.engine import Engine, QueryError
-from tongdian.core.evaluate import Prediction, evaluate, load_queries
+from tongdian.core.evaluate import Prediction, evaluate, load_queries, split_half
 
 
 def top(engine: Engine, q: str) -> str:
@@ -130,7 +130,7 @@ def test_neighbours_exclude_self(engine: Engine) -> None:
     assert len(near) == 3 and all(p.id != "P12" for p in near)
 
 
-@pytest.mark.skipif(not DEV_SET.exists(), reason="dev set not present")
+@pytest.mark.shared
 def test_dev_set_quality_floors(engine: Engine) -> None:
     """Floors sit just under what the default embedder reaches (see README: Evaluation)."""
 
@@ -140,7 +140,9 @@ def test_dev_set_quality_floors(engine: Engine) -> None:
 
     rep = evaluate(load_queries(DEV_SET), predict)
     m = rep.metrics
-    floors = {"paraphrase": 0.9, "english": 0.95, "traditional": 0.95, "colloquial": 0.75,
+    # traditional: 3 queries; one is missed since the corpus lost its paraphrases of dev
+    # queries (the near-copy guard in test_no_copies.py found them)
+    floors = {"paraphrase": 0.9, "english": 0.95, "traditional": 0.6, "colloquial": 0.75,
               "technology": 0.95, "long": 0.95}  # fmt: skip
     for style, floor in floors.items():
         assert rep.per_style[style]["p@1"] >= floor, (style, rep.per_style[style])
@@ -151,3 +153,20 @@ def test_dev_set_quality_floors(engine: Engine) -> None:
     assert m["multi_recall@3"] >= 0.90, m
     assert m["oos_rejected"] >= 0.75, m
     assert m["in_scope_rejected"] <= 0.03, m
+
+
+@pytest.mark.shared
+def test_real_text_held_out_floors(engine: Engine) -> None:
+    """Real excerpts (news, reports, English press, bank news that is no pain point), the
+    held-out half: never tuned on. Floors sit just under what the engine reaches (README)."""
+
+    def predict(text: str) -> Prediction:
+        r = engine.search(text, k=10)
+        return Prediction([x.id for x in r.results], r.matched)
+
+    rep = evaluate(split_half(load_queries(REAL_DEV), "held-out"), predict)
+    m = rep.metrics
+    assert m["p@1"] >= 0.55, m
+    assert m["hit@3"] >= 0.75, m
+    assert m["oos_rejected"] >= 0.85, m
+    assert m["in_scope_rejected"] <= 0.10, m

@@ -193,7 +193,7 @@ def load_corpus(root: Path) -> Corpus:
     if bad:
         raise CorpusError(dict_path, bad)
 
-    pp_paths = sorted((root / "painpoints").glob("*.yaml"))
+    pp_paths = sorted((root / "painpoints").glob("*.yaml"), key=lambda p: (len(p.stem), p.stem))
     painpoints: list[PainPoint] = []
     for path in pp_paths:
         pp = load_painpoint(path)
@@ -202,9 +202,11 @@ def load_corpus(root: Path) -> Corpus:
             raise CorpusError(path, problems)
         painpoints.append(pp)
     ids = [p.id for p in painpoints]
-    expected = [f"P{i:02d}" for i in range(1, 21)]
-    if ids != expected:
-        raise CorpusError(root / "painpoints", [f"expected files P01.yaml … P20.yaml, found {ids}"])
+    expected = [f"P{i:02d}" for i in range(1, len(ids) + 1)]
+    if not ids or ids != expected:
+        last = expected[-1] if expected else "P01"
+        raise CorpusError(root / "painpoints",
+                          [f"expected files P01.yaml … {last}.yaml, numbered without gaps, found {ids}"])
     for c in cases.values():
         for pid in c.painpoints:
             if pid not in ids:

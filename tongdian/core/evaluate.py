@@ -39,6 +39,31 @@ def load_queries(path: Path) -> list[EvalQuery]:
     return out
 
 
+#: The halves of a set split by the number in its ids: tune on the odd ids, quote the even.
+HALVES = ("all", "tune", "held-out")
+
+
+def split_half(queries: list[EvalQuery], half: str) -> list[EvalQuery]:
+    """One half of a set, chosen by the parity of the number in each id (RD001 → tune).
+
+    Deterministic and independent of the file's order, so "the held-out half" means the same
+    queries in every run, every bench and every report.
+    """
+    if half not in HALVES:
+        raise ValueError(f"half must be one of {', '.join(HALVES)}, not {half!r}")
+    if half == "all":
+        return list(queries)
+    want = 1 if half == "tune" else 0
+    out = []
+    for q in queries:
+        digits = "".join(ch for ch in q.id if ch.isdigit())
+        if not digits:
+            raise ValueError(f"query id {q.id!r} has no number to split by")
+        if int(digits) % 2 == want:
+            out.append(q)
+    return out
+
+
 @dataclass(frozen=True)
 class Prediction:
     ranked: list[str]  # pain-point ids, best first

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tongdian.core.passages import Passage, PassageKind
+from tongdian.core.passages import EXAMPLE_KINDS, Passage
+from tongdian.core.probe import LinearProbe
 from tongdian.core.text import Tokenizer, normalize
 from tongdian.index.dense import Dense
 from tongdian.index.lexical import Lexical
@@ -29,6 +30,7 @@ FEATURES = (
     "term_hit",
     "rank_dense",
     "rank_lex",
+    "probe",
 )
 KNN_K = 10
 DENSE_K_LARGE = 256
@@ -45,6 +47,7 @@ class Query:
     tokens: list[str]
     vector: np.ndarray
     techs: frozenset[str]
+    probe: np.ndarray | None = None  # P(entry…, not a pain point) from the linear probe
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Candidates:
     known_frac: float
     n_tokens: int
     oos_max: float  # similarity to the nearest out-of-scope statement
+    p_none: float = 0.0  # the probe's P(not a pain point)
 
 
 class Evidence:
@@ -76,8 +80,10 @@ class Evidence:
         entry_terms: Sequence[Sequence[str]],
         tech_aliases: dict[str, Sequence[str]],
         oos_vectors: np.ndarray,
+        probe: LinearProbe | None = None,
         max_candidates: int = 40,
     ) -> None:
+        self.probe = probe
         self.views = list(views)
         self.dense = dense
         self.lex_views = lex_views
@@ -87,7 +93,7 @@ class Evidence:
         self.entry_terms = [[normalize(t) for t in terms if len(normalize(t)) >= 2] for terms in entry_terms]
         self.n_entries = len(self.entry_techs)
         self.view_entry = np.array([v.entry for v in self.views], dtype=np.int64)
-        self.view_is_example = np.array([v.kind is PassageKind.EXAMPLE for v in self.views])
+        self.view_is_example = np.array([v.kind in EXAMPLE_KINDS for v in self.views])
         # where each entry's views begin, when they are contiguous and every entry has one
         # (as the index writes them); per-entry maxima then need no scattered updates
         ordered = bool(np.all(np.diff(self.view_entry) >= 0)) and len(self.view_entry) > 0
@@ -121,7 +127,8 @@ class Evidence:
 
     def prepare(self, text: str, vector: np.ndarray) -> Query:
         norm = normalize(text)
-        return Query(text, norm, self.tokenizer.tokens(text), vector, self.techs_in(norm))
+        probe = self.probe.probabilities(vector)[0] if self.probe is not None else None
+        return Query(text, norm, self.tokenizer.tokens(text), vector, self.techs_in(norm), probe)
 
     # -- features ------------------------------------------------------------------------
     def candidates(
@@ -218,6 +225,10 @@ class Evidence:
             h = sum(min(len(t), 4) / 4 for t in self.entry_terms[e] if t in q.norm)
             hits[j] = min(h, 3.0) / 3.0
 
+        if q.probe is not None:
+            probe, p_none = q.probe[cand], float(q.probe[-1])
+        else:
+            probe, p_none = np.zeros(len(cand), dtype=np.float32), 0.0
         X = np.column_stack(
             [
                 rel(ex_max),
@@ -230,6 +241,7 @@ class Evidence:
                 hits,
                 inv_rank(pre),
                 inv_rank(lex_e),
+                probe,
             ]
         ).astype(np.float32)
         oos_sims = self.oos_vectors @ q.vector if len(self.oos_vectors) else np.zeros(1)
@@ -246,6 +258,7 @@ class Evidence:
             known_frac=known / max(len(q.tokens), 1),
             n_tokens=len(q.tokens),
             oos_max=float(oos_sims.max()),
+            p_none=p_none,
         )
 
 

@@ -21,6 +21,12 @@ class PassageKind(IntEnum):
     APPROACH = 3
     SUMMARY_EN = 4
     KEYWORDS = 5
+    WRITTEN = 6  # an example in a written register (news, report, paper, English press)
+
+
+#: Statements of a problem (spoken or written): embedded as queries, and what the ranker
+#: learns from.
+EXAMPLE_KINDS = frozenset({PassageKind.EXAMPLE, PassageKind.WRITTEN})
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class Passage:
     @property
     def is_query_like(self) -> bool:
         """Example statements are written like queries and embedded with the query prefix."""
-        return self.kind is PassageKind.EXAMPLE
+        return self.kind in EXAMPLE_KINDS
 
 
 def entry_passages(i: int, pp: PainPoint, with_examples: bool = True) -> list[Passage]:
@@ -46,7 +52,8 @@ def entry_passages(i: int, pp: PainPoint, with_examples: bool = True) -> list[Pa
         views.append(Passage(i, PassageKind.APPROACH, a.text))
         views.append(Passage(i, PassageKind.APPROACH, a.note_en))
     if with_examples:
-        views.extend(Passage(i, PassageKind.EXAMPLE, ex) for ex in (*pp.examples, *pp.written_examples))
+        views.extend(Passage(i, PassageKind.EXAMPLE, ex) for ex in pp.examples)
+        views.extend(Passage(i, PassageKind.WRITTEN, ex) for ex in pp.written_examples)
     return views
 
 

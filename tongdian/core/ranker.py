@@ -21,6 +21,7 @@ SCOPE_FEATURES = (
     "top_score",
     "margin",
     "oos_margin",
+    "probe_none",
 )
 
 
@@ -54,6 +55,7 @@ class Ranker:
                 float(srt[0]),
                 margin,
                 float(c.ex_max.max()) - c.oos_max,
+                c.p_none,
             ],
             dtype=np.float64,
         )

