@@ -232,5 +232,27 @@ def serve(
                 workers=workers, log_level="warning")
 
 
+@app.command()
+def mcp(
+    embedder: EmbedderOpt = None,
+    corpus: CorpusOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Serve the MCP tools and resources over stdio (for desktop LLM clients).
+
+    The client starts this as a subprocess and speaks JSON-RPC on stdin/stdout, so nothing
+    else may reach stdout: messages go to stderr. The index is built first if it is missing
+    or stale (progress on stderr), as ``serve`` does.
+    """
+    from tongdian.api.mcp_server import build_mcp_server
+    from tongdian.core.catalog import Catalog
+
+    eng = _engine(_settings(embedder, corpus, data))  # builds only if missing or stale
+    server = build_mcp_server(eng, Catalog(eng), os.environ.get("TONGDIAN_PUBLIC_URL") or None)
+    err.print("tongdian MCP server on stdio: tools search_painpoints, get_painpoint, ask, "
+              "list_risks, list_technologies")
+    server.run("stdio")
+
+
 if __name__ == "__main__":
     app()

@@ -8,17 +8,24 @@ Security headers, the body cap and error rendering live in their own modules.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.routing import Route
 
 from tongdian.core.catalog import Catalog
 from tongdian.core.config import MAX_QUERY_CHARS, Settings
 from tongdian.core.engine import Engine
 
 from . import pages
+from .auth import MCP_PATH, MachineAuthMiddleware
 from .handlers import install_error_handlers
+from .mcp_server import build_mcp_server
 from .middleware import MAX_BODY_BYTES, BodyLimitMiddleware, SecurityHeadersMiddleware
 from .routes import ROUTERS
 from .templating import make_templates
@@ -35,6 +42,23 @@ def create_app(engine: Engine, settings: Settings | None = None,
     bot reaches the server at the address people use.
     """
     s = settings or Settings()
+    keys = s.machine_keys()  # read now: a missing keys file must stop start-up, not a request
+    configured_url = (public_url or os.environ.get("TONGDIAN_PUBLIC_URL") or "").rstrip("/")
+    catalog = Catalog(engine)
+    mcp = build_mcp_server(engine, catalog, configured_url or None)
+    # Stateless JSON: any worker can answer any call (see mcp_server). DNS-rebinding
+    # protection is MachineAuthMiddleware's job for all machine routes alike, so the SDK's
+    # own Host check (which would refuse every non-localhost name) is off.
+    mcp.streamable_http_app(
+        streamable_http_path=MCP_PATH, stateless_http=True, json_response=True,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the MCP session manager's task group lives as long as the app
+        async with mcp.session_manager.run():
+            yield
+
     app = FastAPI(
         title="痛点 tongdian",
         version="0.1.0",
@@ -42,27 +66,36 @@ def create_app(engine: Engine, settings: Settings | None = None,
         description=(
             "Every HTML page has a JSON twin under `/api`. Outside tools rely on "
             "`results[].id` (P01…P20) and `results[].score` of `/api/search`. "
+            "Chat platforms call `/v1` (OpenAI-compatible), `/retrieval` (Dify's External "
+            "Knowledge API) and `/mcp` (MCP, streamable HTTP): with `TONGDIAN_API_KEYS` "
+            "set they need `Authorization: Bearer <key>`, without it they answer only "
+            "loopback clients. "
             f"Queries are limited to {MAX_QUERY_CHARS} characters, bodies to "
             f"{MAX_BODY_BYTES} bytes; errors are JSON `{{\"error\": …, \"detail\": …}}`."
         ),
         docs_url=None,  # the stock Swagger UI loads from a CDN: banks run offline
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.engine = engine
-    app.state.catalog = Catalog(engine)
+    app.state.catalog = catalog
+    app.state.mcp = mcp
     app.state.templates = make_templates(Path(s.templates))
-    app.state.public_url = (public_url or os.environ.get("TONGDIAN_PUBLIC_URL") or "").rstrip("/")
+    app.state.public_url = configured_url
 
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(pages.router)
+    # a plain route, not a mount: a mount would answer "/mcp" with a redirect to "/mcp/"
+    app.router.routes.append(Route(MCP_PATH, StreamableHTTPASGIApp(mcp.session_manager)))
     static_dir = Path(s.templates) / "static"
     app.state.static_dir = static_dir
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
 
-    # outermost last: security headers also cover the body-limit's 413
+    # outermost last: security headers also cover the body-limit's 413 and auth refusals
+    app.add_middleware(MachineAuthMiddleware, keys=keys)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -54,6 +54,12 @@ def _limiter() -> anyio.CapacityLimiter:
     return lim
 
 
+async def search_off_loop(engine: Engine, q: object, k: int) -> SearchResponse:
+    """``engine.search`` in a worker thread under the per-loop limiter; ``QueryError`` is
+    left to the caller, which knows its client's error dialect (HTTP, Dify, MCP)."""
+    return await anyio.to_thread.run_sync(engine.search, q, k, limiter=_limiter())  # type: ignore[arg-type]
+
+
 async def run_search(engine: Engine, q: object, k: int) -> SearchResponse:
     """``engine.search`` off the event loop, with its ``QueryError`` mapped to 400 or 413.
 
@@ -63,7 +69,7 @@ async def run_search(engine: Engine, q: object, k: int) -> SearchResponse:
     what queues up into one batch), so more threads only hold more memory in flight.
     """
     try:
-        return await anyio.to_thread.run_sync(engine.search, q, k, limiter=_limiter())  # type: ignore[arg-type]
+        return await search_off_loop(engine, q, k)
     except QueryError as e:
         raise ApiError(query_status(q), str(e),
                        {"max_query_chars": MAX_QUERY_CHARS, "max_k": MAX_K}) from None

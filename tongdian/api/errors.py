@@ -31,3 +31,16 @@ def query_status(query: object) -> int:
     if isinstance(query, str) and len(query.strip()) > MAX_QUERY_CHARS:
         return 413
     return 400
+
+
+class DifyError(Exception):
+    """An error on ``/retrieval``, in the body Dify's External Knowledge API spec defines:
+    ``{"error_code": int, "error_msg": str}``. Dify shows ``error_msg`` to its user, so it
+    says what to fix. Codes 1001/1002/2001 are Dify's; for a malformed request (which Dify
+    itself never sends) the code is the HTTP status: 400, 413, 415 or 422."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status = status
+        self.code = code
+        self.msg = msg

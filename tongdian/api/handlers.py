@@ -18,22 +18,27 @@ from starlette.routing import Match, Mount
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
 from tongdian.core.errors import NotFound, QueryError, UnknownFilter
 
-from .errors import ApiError
+from .auth import DIFY_PATH, is_machine_path
+from .errors import ApiError, DifyError
 from .middleware import Scope
 
 log = logging.getLogger(__name__)
 
 
 def wants_json(request: Request) -> bool:
-    """JSON for the API and OpenAPI paths, or when a client asks for JSON and not HTML."""
+    """JSON for the API, OpenAPI and machine paths, or when a client asks for JSON and not HTML."""
     path = request.url.path
-    if path.startswith("/api/") or path == "/api" or path == "/openapi.json":
+    if (path.startswith("/api/") or path == "/api" or path == "/openapi.json"
+            or is_machine_path(path)):
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
 
 
 def error_response(request: Request, status: int, error: str, detail: Any = None) -> Response:
+    if request.url.path == DIFY_PATH:
+        # Dify shows ``error_msg`` to its user and knows no other shape; see DifyError
+        return JSONResponse({"error_code": status, "error_msg": error}, status_code=status)
     if wants_json(request):
         return JSONResponse({"error": error, "detail": detail}, status_code=status)
     templates: Jinja2Templates = request.app.state.templates
@@ -61,6 +66,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(request, exc.status, exc.error, exc.detail)
+
+    @app.exception_handler(DifyError)
+    async def _dify_error(request: Request, exc: DifyError) -> Response:
+        return JSONResponse({"error_code": exc.code, "error_msg": exc.msg},
+                            status_code=exc.status)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Annotated, Any
 
 import platformdirs
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def resource_dir(package: str) -> Path:
@@ -66,13 +67,50 @@ class Settings(BaseSettings):
         "see README: Performance)",
     )
 
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated Bearer keys for the machine routes (/v1/*, /retrieval, "
+        "/mcp); without any, those routes answer loopback clients only")
+    api_keys_file: Path | None = Field(
+        None, description="a file of further keys, one a line ('#' starts a comment): keys "
+        "kept out of the environment and of process listings")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, v: Any) -> Any:
+        """``TONGDIAN_API_KEYS=a,b`` is how operators write a list in an environment variable
+        (JSON would need quoting in every shell and unit file)."""
+        if isinstance(v, str):
+            return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
     @model_validator(mode="after")
     def _data_under_home(self) -> Settings:
         if self.data is None:
             self.data = self.home / "index"
         return self
 
+    def machine_keys(self) -> frozenset[str]:
+        """Every accepted key: ``api_keys`` plus the lines of ``api_keys_file``.
+
+        A configured file that cannot be read is an error, not "no keys": silently falling
+        back to open-on-loopback would be the wrong way to fail for a security setting.
+        """
+        keys = {k.strip() for k in self.api_keys if k.strip()}
+        if self.api_keys_file is not None:
+            for line in self.api_keys_file.read_text(encoding="utf-8").splitlines():
+                key = line.split("#", 1)[0].strip()
+                if key:
+                    keys.add(key)
+        return frozenset(keys)
+
 
 def settings_env(s: Settings) -> dict[str, str]:
     """The environment that makes ``Settings()`` in another process equal ``s``."""
-    return {f"TONGDIAN_{k.upper()}": str(v) for k, v in s.model_dump().items() if v is not None}
+    env: dict[str, str] = {}
+    for k, v in s.model_dump().items():
+        if v is None:
+            continue
+        # lists travel the way an operator writes them (see ``_split_keys``)
+        env[f"TONGDIAN_{k.upper()}"] = ",".join(map(str, v)) if isinstance(v, list) else str(v)
+    return env
