@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
 from tongdian.core.models import SearchResponse
@@ -136,7 +136,7 @@ class ChatCompletionRequest(BaseModel):
     model: str = Field(description="'tongdian' (GET /v1/models)")
     messages: list[ChatMessage] = Field(min_length=1,
                                         description="the last 'user' message is answered")
-    stream: bool = False
+    stream: StrictBool = False  # "yes" is a client bug, not a yes
     stream_options: StreamOptions | None = None
 
 
