@@ -69,14 +69,22 @@ EXPECTED_ROUTES = {
     ("GET", "/docs"),
     ("GET", "/favicon.ico"),
     ("MOUNT", "/static"),
+    # the machine routes chat platforms call
+    ("GET", "/v1/models"),
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/retrieval"),
+    ("ANY", "/mcp"),  # the MCP SDK's ASGI app: it answers every method itself
 }
+MACHINE_PREFIXES = ("/v1/", "/retrieval", "/mcp")
 
 
 @pytest.fixture(scope="module")
 def client(engine) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     # raise_server_exceptions=False: a crash must show up as the 500 a user would get
+    # from this machine: the machine routes (/v1, /retrieval, /mcp) answer without keys
     with TestClient(create_app(engine), raise_server_exceptions=False,
-                    follow_redirects=False) as c:
+                    follow_redirects=False, base_url="http://127.0.0.1",
+                    client=("127.0.0.1", 50000)) as c:
         yield c
 
 
@@ -84,7 +92,11 @@ def client(engine) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith("/api") or path == "/openapi.json"
+    return path.startswith(("/api", *MACHINE_PREFIXES)) or path == "/openapi.json"
+
+
+def is_dify_path(path: str) -> bool:
+    return path.split("?")[0] == "/retrieval"
 
 
 def check_response(r: httpx.Response, expect: int | set[int], *, api: bool) -> None:
@@ -106,7 +118,13 @@ def check_response(r: httpx.Response, expect: int | set[int], *, api: bool) -> N
         return
     body_limit = r.status_code == 413 and ctype.startswith("application/json") and \
         r.json().get("error", "").startswith("request body too large")
-    if api or body_limit:
+    if is_dify_path(r.request.url.path) and not body_limit:
+        # Dify knows one error shape: {"error_code", "error_msg"}
+        assert ctype.startswith("application/json"), ctype
+        body = r.json()
+        assert set(body) == {"error_code", "error_msg"}, body
+        assert isinstance(body["error_code"], int) and body["error_msg"].strip()
+    elif api or body_limit:
         # the body-size cap answers before routing, so it is JSON on every path (app.py)
         assert ctype.startswith("application/json"), ctype
         body = r.json()
@@ -201,6 +219,14 @@ SLOTS = [
       ("/api/risks", "/api/technologies", "/api/health", "/openapi.json", "/risks",
        "/technologies", "/docs", "/favicon.ico")],
     Slot("GET /static/site.css?junk", ("MOUNT", "/static"), "ignored", _junk("/static/site.css")),
+    Slot("POST /v1/chat/completions json", ("POST", "/v1/chat/completions"), "search",
+         lambda c, s: c.post("/v1/chat/completions",
+                             json={"model": "tongdian", "messages": [{"role": "user", "content": s}]})),
+    Slot("POST /retrieval json", ("POST", "/retrieval"), "search",
+         lambda c, s: c.post("/retrieval", json={
+             "knowledge_id": "tongdian", "query": s,
+             "retrieval_setting": {"top_k": 3, "score_threshold": 0.0}})),
+    Slot("GET /v1/models?junk", ("GET", "/v1/models"), "ignored", _junk("/v1/models")),
 ]
 
 
@@ -216,6 +242,12 @@ def _expected(slot: Slot, h: Hostile) -> int | set[int]:
 
 
 def _top_id(slot: Slot, r: httpx.Response) -> str | None:
+    if slot.route[1] == "/v1/chat/completions":
+        m = re.search(r"^1\. \*\*(P\d\d) ", r.json()["choices"][0]["message"]["content"], re.M)
+        return m.group(1) if m else None
+    if slot.route[1] == "/retrieval":
+        records = r.json()["records"]
+        return records[0]["metadata"]["id"] if records else None  # type: ignore[no-any-return]
     if slot.route[1] == "/api/chat":
         return r.json()["result"]["results"][0]["id"]  # type: ignore[no-any-return]
     if slot.api:
@@ -230,7 +262,12 @@ def test_hostile_text_everywhere(client: TestClient, slot: Slot, h: Hostile) -> 
     r = slot.send(client, h.text)
     check_response(r, _expected(slot, h), api=slot.api)
     if r.status_code == 200 and slot.kind == "search":
-        if slot.api:
+        if slot.route[1] == "/v1/chat/completions":
+            reply = r.json()["choices"][0]["message"]["content"]
+            assert "<script" not in reply and "<img" not in reply, "user markup reached the reply"
+        elif slot.route[1] == "/retrieval":
+            assert all(x["metadata"]["id"] in IDS for x in r.json()["records"])
+        elif slot.api:
             body = r.json()
             res = body["result"] if slot.route[1] == "/api/chat" else body
             assert all(x["id"] in IDS for x in res["results"])
@@ -238,7 +275,8 @@ def test_hostile_text_everywhere(client: TestClient, slot: Slot, h: Hostile) -> 
         if h.top:
             assert _top_id(slot, r) == h.top, "hostile decoration derailed the match"
     if r.status_code == 400 and slot.kind == "search":
-        assert "empty" in (r.json()["error"] if slot.api else r.text)
+        assert "empty" in (r.text if not slot.api or is_dify_path(slot.route[1])
+                           else r.json()["error"])
     if r.status_code == 413:
         assert str(MAX_QUERY_CHARS) in r.text
     if slot.kind == "pid" and r.status_code == 404 and slot.api:
@@ -528,6 +566,100 @@ def test_duplicate_k_out_of_range_is_still_validated(client: TestClient) -> None
             assert len(resp.json()["results"]) <= 3
 
 
+# -- matrix 3b: hostile bodies on the machine routes ---------------------------------------------
+
+#: The machine routes' bodies are nested (OpenAI messages, Dify retrieval settings), so the
+#: text-field templating of matrix 2 does not fit them: these cases name whole bodies.
+_CHAT_OK = {"model": "tongdian", "messages": [{"role": "user", "content": BRANCHES}]}
+_DIFY_OK = {"knowledge_id": "tongdian", "query": BRANCHES,
+            "retrieval_setting": {"top_k": 2, "score_threshold": 0.0}}
+MACHINE_BODY_ROUTES = {"/v1/chat/completions": _CHAT_OK, "/retrieval": _DIFY_OK}
+
+
+@dataclass(frozen=True)
+class MachineBody:
+    id: str
+    content: Callable[[dict[str, object]], bytes | Iterator[bytes]]
+    ctype: str | None
+    status: int
+
+
+def _with(**change: object) -> Callable[[dict[str, object]], bytes]:
+    return lambda ok: _json({**ok, **change})
+
+
+MACHINE_BODIES = [
+    MachineBody("ok", _json, JSON_T, 200),
+    MachineBody("json_truncated", lambda ok: _json(ok)[:-3], JSON_T, 400),
+    MachineBody("json_empty", lambda ok: b"", JSON_T, 400),
+    MachineBody("json_nul_bytes", lambda ok: b"\x00\x00", JSON_T, 400),
+    MachineBody("nesting_10k", lambda ok: b"[" * 10_000 + b"]" * 10_000, JSON_T, 400),
+    MachineBody("invalid_utf8", lambda ok: _json(ok).replace(b"tongdian", b"\xff\xfe"), JSON_T, 400),
+    MachineBody("lone_surrogate", lambda ok: _json(ok)[:-1] + b', "x": "\\ud800"}', JSON_T, 400),
+    MachineBody("array_not_object", lambda ok: _json([ok]), JSON_T, 422),
+    MachineBody("null_not_object", lambda ok: b"null", JSON_T, 422),
+    MachineBody("empty_object", lambda ok: b"{}", JSON_T, 422),
+    MachineBody("fields_are_objects", lambda ok: _json({k: {"$ne": None} for k in ok}), JSON_T, 422),
+    MachineBody("fields_are_numbers", lambda ok: _json(dict.fromkeys(ok, 1e308)), JSON_T, 422),
+    MachineBody("extra_fields_ignored", _with(__proto__={"admin": True}, temperature=9), JSON_T, 200),
+    MachineBody("ctype_text_plain", _json, "text/plain", 415),
+    MachineBody("ctype_missing", _json, None, 415),
+    MachineBody("ctype_xml", lambda ok: b"<a/>", "application/xml", 415),
+    MachineBody("declared_1mb", lambda ok: b" " * (1 << 20), JSON_T, 413),
+    MachineBody("chunked_1mb", lambda ok: _chunked_1mb(""), JSON_T, 413),
+]
+
+
+@pytest.mark.parametrize("case", MACHINE_BODIES, ids=[c.id for c in MACHINE_BODIES])
+@pytest.mark.parametrize("path", list(MACHINE_BODY_ROUTES))
+def test_hostile_machine_bodies(client: TestClient, path: str, case: MachineBody) -> None:
+    headers = {"content-type": case.ctype} if case.ctype is not None else {}
+    r = client.post(path, content=case.content(MACHINE_BODY_ROUTES[path]), headers=headers)
+    check_response(r, case.status, api=True)
+    if r.status_code == 200:
+        if path == "/retrieval":
+            assert r.json()["records"][0]["metadata"]["id"] == "P14"
+        else:
+            assert "**P14 " in r.json()["choices"][0]["message"]["content"]
+
+
+#: /mcp is the MCP SDK's own ASGI app; it answers protocol errors in JSON-RPC, not in the
+#: house shape, so what is checked here is the invariant of every route: no 5xx, headers.
+MCP_CASES: list[tuple[str, str, bytes, dict[str, str]]] = [
+    ("get_without_session", "GET", b"", {"accept": "text/event-stream"}),
+    ("delete_without_session", "DELETE", b"", {}),
+    ("put", "PUT", b"{}", {"content-type": JSON_T}),
+    ("post_no_accept", "POST", b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}',
+     {"content-type": JSON_T}),
+    ("post_truncated", "POST", b'{"jsonrpc": "2.0", "id": 1, "meth',
+     {"content-type": JSON_T, "accept": "application/json, text/event-stream"}),
+    ("post_text_plain", "POST", b"hello", {"content-type": "text/plain",
+                                           "accept": "application/json, text/event-stream"}),
+    ("post_not_jsonrpc", "POST", b"[1, 2, 3]",
+     {"content-type": JSON_T, "accept": "application/json, text/event-stream"}),
+    ("post_unknown_method", "POST", b'{"jsonrpc": "2.0", "id": 1, "method": "rm -rf"}',
+     {"content-type": JSON_T, "accept": "application/json, text/event-stream"}),
+    ("post_tool_nul_query", "POST",
+     _json({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "search_painpoints", "arguments": {"q": "\x00", "k": 99}}}),
+     {"content-type": JSON_T, "accept": "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-06-18"}),
+    ("declared_1mb", "POST", b" " * (1 << 20), {"content-type": JSON_T}),
+]
+
+
+@pytest.mark.parametrize(("method", "content", "headers"), [c[1:] for c in MCP_CASES],
+                         ids=[c[0] for c in MCP_CASES])
+def test_hostile_mcp(client: TestClient, method: str, content: bytes,
+                     headers: dict[str, str]) -> None:
+    r = client.request(method, "/mcp", content=content, headers=headers)
+    assert r.status_code < 500, (r.status_code, r.text[:300])
+    if r.status_code == 200:  # JSON-RPC answers errors with 200: an error, or a failed tool
+        body = r.json()
+        assert "error" in body or body["result"]["isError"], "a hostile call must not succeed"
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+
+
 # -- matrix 4: methods ----------------------------------------------------------------------------
 
 
@@ -548,6 +680,9 @@ CONCRETE: dict[str, tuple[tuple[str, str], set[str]]] = {
     "/docs": (("GET", "/docs"), {"GET"}),
     "/favicon.ico": (("GET", "/favicon.ico"), {"GET"}),
     "/static/site.css": (("MOUNT", "/static"), {"GET"}),
+    "/v1/models": (("GET", "/v1/models"), {"GET"}),
+    "/v1/chat/completions": (("POST", "/v1/chat/completions"), {"POST"}),
+    "/retrieval": (("POST", "/retrieval"), {"POST"}),
 }
 METHOD_CASES = [(path, m) for path, (_, allowed) in CONCRETE.items()
                 for m in ("PUT", "DELETE", "PATCH", "GET", "POST") if m not in allowed]
@@ -592,9 +727,11 @@ def served_routes(routes: list[BaseRoute], prefix: str = "") -> set[tuple[str, s
         elif isinstance(r, Mount):
             out.add(("MOUNT", prefix + r.path))
         else:
-            methods = getattr(r, "methods", None) or set()
+            methods = getattr(r, "methods", None)
             path = prefix + r.path  # type: ignore[attr-defined]
-            out |= {(m, path) for m in methods if m != "HEAD"}
+            if methods is None:  # a plain ASGI app behind a route (MCP): every method
+                out.add(("ANY", path))
+            out |= {(m, path) for m in methods or () if m != "HEAD"}
     return out
 
 
@@ -603,8 +740,11 @@ def test_matrices_cover_every_route(client: TestClient) -> None:
     assert served == EXPECTED_ROUTES, "a route was added or removed: extend the matrices"
     spec = client.get("/openapi.json").json()
     documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
-    assert documented == {r for r in EXPECTED_ROUTES if r[1].startswith("/api/")}
+    assert documented == {r for r in EXPECTED_ROUTES
+                          if r[1].startswith(("/api/", "/v1/", "/retrieval"))}
     exercised = {s.route for s in SLOTS}
+    exercised |= {("ANY", "/mcp")} if MCP_CASES else set()
+    exercised |= {("POST", p) for p in MACHINE_BODY_ROUTES}
     exercised |= {r for u in RAW_URLS if (r := _route_of(u[1])) is not None}
     exercised |= {route for route, _ in CONCRETE.values()}
     exercised |= {("POST", p) for _, p, _ in BODY_ROUTES}

@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tongdian.api.app import create_app
+from tongdian.core.config import Settings
 
 #: Every operation of the spec, with its example budget. Search and chat embed text (tens
 #: of ms, seconds for a 2,000-character string); the rest answer in about a millisecond.
@@ -43,7 +44,14 @@ OPERATIONS: dict[tuple[str, str], int] = {
     ("GET", "/api/risks"): 5,
     ("GET", "/api/technologies"): 5,
     ("GET", "/api/health"): 5,
+    ("GET", "/v1/models"): 5,
+    ("POST", "/v1/chat/completions"): 40,
+    ("POST", "/retrieval"): 40,
 }
+#: The machine routes need a key when keys are configured (and loopback otherwise; the
+#: ASGI transport is not loopback): every case carries one, as a chat platform's would.
+KEY = "schemathesis-key"
+AUTH = {"authorization": f"Bearer {KEY}"}
 IDS = [f"P{i:02d}" for i in range(1, 21)]
 QUERIES = ["网点太多，运营成本高", "小微企业贷款审批要两周；客户都跑到互联网银行去了。另外预算由总行审批。",
            "信用卡欺诈越来越多", "今天天气不错"]
@@ -53,7 +61,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture(scope="module")
 def api_schema(engine):  # type: ignore[no-untyped-def]
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(engine))
+    return schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(engine, Settings(api_keys=[KEY])))
 
 
 def known_values(engine, method: str, path: str):  # type: ignore[no-untyped-def]
@@ -68,6 +77,18 @@ def known_values(engine, method: str, path: str):  # type: ignore[no-untyped-def
             "risk": st.sampled_from(sorted(engine.corpus.risks))})})
     if (method, path) == ("GET", "/api/search"):
         return st.fixed_dictionaries({"query": st.fixed_dictionaries({"q": st.sampled_from(QUERIES)})})
+    if path == "/v1/chat/completions":
+        return st.fixed_dictionaries({"body": st.fixed_dictionaries({
+            "model": st.just("tongdian"), "stream": st.booleans(),
+            "messages": st.sampled_from(QUERIES).map(lambda q: [{"role": "user", "content": q}]),
+        })})
+    if path == "/retrieval":
+        return st.fixed_dictionaries({"body": st.fixed_dictionaries({
+            "knowledge_id": st.just("tongdian"), "query": st.sampled_from(QUERIES),
+            "retrieval_setting": st.fixed_dictionaries({
+                "top_k": st.integers(1, 30),
+                "score_threshold": st.floats(0, 1, allow_nan=False)}),
+        })})
     return None
 
 
@@ -92,15 +113,19 @@ def test_operation_honours_its_contract(api_schema, engine, method: str, path: s
                                      HealthCheck.data_too_large])
     @given(case=cases)
     def run(case: schemathesis.Case) -> None:
-        response = case.call()
+        response = case.call(headers=AUTH)
         case.validate_response(response, checks=CHECKS)
         statuses.append(response.status_code)
         # beyond the spec: the error body every client relies on, and the security headers
         assert "default-src 'none'" in response.headers["content-security-policy"][0]
         if response.status_code >= 400:
             body = json.loads(response.content)
-            assert set(body) == {"error", "detail"} and isinstance(body["error"], str), body
-            assert body["error"].strip()
+            if path == "/retrieval":  # Dify's error shape
+                assert set(body) == {"error_code", "error_msg"}, body
+                assert isinstance(body["error_code"], int) and body["error_msg"].strip()
+            else:
+                assert set(body) == {"error", "detail"} and isinstance(body["error"], str), body
+                assert body["error"].strip()
 
     run()
     assert statuses, "no case reached the app"
