@@ -1,6 +1,9 @@
 # tongdian in a container: the wheel installed, the index built offline at image build time.
 #   docker build -t tongdian .
 #   docker run -p 8000:8000 tongdian                  # 2 workers; health: GET /api/health
+#   docker run -p 8000:8000 -e TONGDIAN_API_KEYS=k1,k2 tongdian
+#     the chat-tool routes (/v1, /retrieval, /mcp) need keys here: from inside a container
+#     no caller is loopback, so without keys those routes refuse everyone (403)
 # The index is a read-only artifact under TONGDIAN_HOME: replicas behind a load balancer
 # each carry the same one (or mount one built once, read-only).
 FROM python:3.11-slim AS wheel
