@@ -653,6 +653,10 @@ MCP_CASES: list[tuple[str, str, bytes, dict[str, str]]] = [
 def test_hostile_mcp(client: TestClient, method: str, content: bytes,
                      headers: dict[str, str]) -> None:
     r = client.request(method, "/mcp", content=content, headers=headers)
+    if method != "POST":
+        # stateless: no idle event stream per GET (it would hold a connection forever)
+        check_response(r, 405, api=True)
+        assert r.headers["allow"] == "POST"
     assert r.status_code < 500, (r.status_code, r.text[:300])
     if r.status_code == 200:  # JSON-RPC answers errors with 200: an error, or a failed tool
         body = r.json()

@@ -487,5 +487,8 @@ def test_mcp_over_http_in_process(local: TestClient, keyed: TestClient) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["result"]["structuredContent"]["results"][0]["id"] == "P02"
     assert keyed.post("/mcp", json=call, headers=headers).status_code == 401
+    # no silent event stream for a GET: it would hold the connection open forever
+    r = local.get("/mcp", headers={"accept": "text/event-stream"})
+    assert r.status_code == 405 and r.headers["allow"] == "POST" and set(r.json()) == {"error", "detail"}
     r = keyed.post("/mcp", json=call, headers={**headers, **auth()})
     assert r.status_code == 200 and r.json()["result"]["structuredContent"]["results"][0]["id"] == "P02"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
@@ -25,7 +24,7 @@ from tongdian.core.engine import Engine
 from . import pages
 from .auth import MCP_PATH, MachineAuthMiddleware
 from .handlers import install_error_handlers
-from .mcp_server import build_mcp_server
+from .mcp_server import StatelessMCPEndpoint, build_mcp_server
 from .middleware import MAX_BODY_BYTES, BodyLimitMiddleware, SecurityHeadersMiddleware
 from .routes import ROUTERS
 from .templating import make_templates
@@ -89,7 +88,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
         app.include_router(router)
     app.include_router(pages.router)
     # a plain route, not a mount: a mount would answer "/mcp" with a redirect to "/mcp/"
-    app.router.routes.append(Route(MCP_PATH, StreamableHTTPASGIApp(mcp.session_manager)))
+    app.router.routes.append(Route(MCP_PATH, StatelessMCPEndpoint(mcp.session_manager)))
     static_dir = Path(s.templates) / "static"
     app.state.static_dir = static_dir
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

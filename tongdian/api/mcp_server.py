@@ -29,6 +29,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources.types import TextResource
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
@@ -46,6 +47,7 @@ from tongdian.core.models import (
 from .chat import chat_markdown
 from .deps import search_off_loop
 from .knowledge import passage
+from .middleware import Receive, Scope, Send
 from .render import percent
 
 URI_PREFIX = "tongdian://painpoints/"
@@ -174,3 +176,26 @@ def build_mcp_server(engine: Engine, catalog: Catalog, base_url: str | None = No
             text=passage(d, d.approaches, d.risks_detail, f"{base}/p/{pid}"),
         ))
     return server
+
+
+class StatelessMCPEndpoint:
+    """``/mcp`` over HTTP: POST goes to the SDK; any other method is a 405 naming POST.
+
+    A stateless server has no session to push messages on, yet the SDK would answer a GET
+    with an event stream that stays open and silent for as long as the client likes — one
+    idle connection per GET, a cheap way to exhaust a server. The MCP spec lets a server
+    answer that GET with 405 instead, and clients then simply do without the stream.
+    """
+
+    def __init__(self, session_manager: StreamableHTTPSessionManager) -> None:
+        self.sdk = StreamableHTTPASGIApp(session_manager)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") == "POST":
+            await self.sdk(scope, receive, send)
+            return
+        body = (b'{"error": "the MCP endpoint is stateless: send JSON-RPC messages with POST",'
+                b' "detail": {"allow": ["POST"]}}')
+        await send({"type": "http.response.start", "status": 405,
+                    "headers": [(b"content-type", b"application/json"), (b"allow", b"POST")]})
+        await send({"type": "http.response.body", "body": body})
