@@ -492,3 +492,18 @@ def test_mcp_over_http_in_process(local: TestClient, keyed: TestClient) -> None:
     assert r.status_code == 405 and r.headers["allow"] == "POST" and set(r.json()) == {"error", "detail"}
     r = keyed.post("/mcp", json=call, headers={**headers, **auth()})
     assert r.status_code == 200 and r.json()["result"]["structuredContent"]["results"][0]["id"] == "P02"
+
+
+def test_mcp_survives_the_lifespan_entered_again(tiny_engine: Engine,
+                                                 tiny_settings: Settings) -> None:
+    """The SDK's session manager runs only once; a second lifespan (schemathesis enters one
+    per call, a restarted in-process server another) must get a fresh one, not a crash."""
+    app = create_app(tiny_engine, tiny_settings)
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    accept = {"accept": "application/json, text/event-stream"}
+    for _ in range(3):
+        with TestClient(app, **LOCAL) as c:  # type: ignore[arg-type]
+            r = c.post("/mcp", json=call, headers=accept)
+            assert r.status_code == 200 and "search_painpoints" in r.text
+    r = TestClient(app, **LOCAL).post("/mcp", json=call, headers=accept)  # type: ignore[arg-type]
+    assert r.status_code == 503 and set(r.json()) == {"error", "detail"}

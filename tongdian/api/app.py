@@ -14,7 +14,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
 from tongdian.core.catalog import Catalog
@@ -45,17 +44,12 @@ def create_app(engine: Engine, settings: Settings | None = None,
     configured_url = (public_url or os.environ.get("TONGDIAN_PUBLIC_URL") or "").rstrip("/")
     catalog = Catalog(engine)
     mcp = build_mcp_server(engine, catalog, configured_url or None)
-    # Stateless JSON: any worker can answer any call (see mcp_server). DNS-rebinding
-    # protection is MachineAuthMiddleware's job for all machine routes alike, so the SDK's
-    # own Host check (which would refuse every non-localhost name) is off.
-    mcp.streamable_http_app(
-        streamable_http_path=MCP_PATH, stateless_http=True, json_response=True,
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+    mcp_endpoint = StatelessMCPEndpoint(mcp)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # the MCP session manager's task group lives as long as the app
-        async with mcp.session_manager.run():
+        async with mcp_endpoint.running():
             yield
 
     app = FastAPI(
@@ -88,7 +82,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
         app.include_router(router)
     app.include_router(pages.router)
     # a plain route, not a mount: a mount would answer "/mcp" with a redirect to "/mcp/"
-    app.router.routes.append(Route(MCP_PATH, StatelessMCPEndpoint(mcp.session_manager)))
+    app.router.routes.append(Route(MCP_PATH, mcp_endpoint))
     static_dir = Path(s.templates) / "static"
     app.state.static_dir = static_dir
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -23,13 +23,17 @@ nothing is pushed to clients, and any worker of ``serve --workers N`` can answer
 from __future__ import annotations
 
 import inspect
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources.types import TextResource
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
@@ -44,6 +48,7 @@ from tongdian.core.models import (
     TechnologyList,
 )
 
+from .auth import MCP_PATH
 from .chat import chat_markdown
 from .deps import search_off_loop
 from .knowledge import passage
@@ -185,17 +190,47 @@ class StatelessMCPEndpoint:
     with an event stream that stays open and silent for as long as the client likes — one
     idle connection per GET, a cheap way to exhaust a server. The MCP spec lets a server
     answer that GET with 405 instead, and clients then simply do without the stream.
+
+    ``running()`` is the app's lifespan part. The SDK's session manager can run only once,
+    so each lifespan gets a fresh one: an app whose lifespan is entered again (a test
+    client per request, a server restarted in-process) keeps working.
     """
 
-    def __init__(self, session_manager: StreamableHTTPSessionManager) -> None:
-        self.sdk = StreamableHTTPASGIApp(session_manager)
+    def __init__(self, server: MCPServer) -> None:
+        self.server = server
+        self._sdk: StreamableHTTPASGIApp | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        # Stateless JSON: any worker can answer any call. DNS-rebinding protection is the
+        # machine-route middleware's job (auth.py), so the SDK's own Host check, which
+        # would refuse every name but localhost, is off.
+        self.server.streamable_http_app(
+            streamable_http_path=MCP_PATH, stateless_http=True, json_response=True,
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+        manager = self.server.session_manager
+        async with manager.run():
+            previous, self._sdk = self._sdk, StreamableHTTPASGIApp(manager)
+            try:
+                yield
+            finally:
+                self._sdk = previous
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") == "POST":
-            await self.sdk(scope, receive, send)
+        if scope["type"] == "http" and scope.get("method") != "POST":
+            await _json_error(send, 405, "the MCP endpoint is stateless: send JSON-RPC "
+                                         "messages with POST", [(b"allow", b"POST")])
             return
-        body = (b'{"error": "the MCP endpoint is stateless: send JSON-RPC messages with POST",'
-                b' "detail": {"allow": ["POST"]}}')
-        await send({"type": "http.response.start", "status": 405,
-                    "headers": [(b"content-type", b"application/json"), (b"allow", b"POST")]})
-        await send({"type": "http.response.body", "body": body})
+        sdk = self._sdk
+        if sdk is None:  # served without the app's lifespan
+            await _json_error(send, 503, "the MCP endpoint is not running (no lifespan)")
+            return
+        await sdk(scope, receive, send)
+
+
+async def _json_error(send: Send, status: int, error: str,
+                      headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps({"error": error, "detail": None}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
