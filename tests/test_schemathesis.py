@@ -78,12 +78,14 @@ def known_values(engine, method: str, path: str):  # type: ignore[no-untyped-def
     if (method, path) == ("GET", "/api/search"):
         return st.fixed_dictionaries({"query": st.fixed_dictionaries({"q": st.sampled_from(QUERIES)})})
     if path == "/v1/chat/completions":
-        return st.fixed_dictionaries({"body": st.fixed_dictionaries({
+        return st.fixed_dictionaries({"media_type": st.just("application/json"),
+                                      "body": st.fixed_dictionaries({
             "model": st.just("tongdian"), "stream": st.booleans(),
             "messages": st.sampled_from(QUERIES).map(lambda q: [{"role": "user", "content": q}]),
         })})
     if path == "/retrieval":
-        return st.fixed_dictionaries({"body": st.fixed_dictionaries({
+        return st.fixed_dictionaries({"media_type": st.just("application/json"),
+                                      "body": st.fixed_dictionaries({
             "knowledge_id": st.just("tongdian"), "query": st.sampled_from(QUERIES),
             "retrieval_setting": st.fixed_dictionaries({
                 "top_k": st.integers(1, 30),
