@@ -80,7 +80,8 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real corpus cut to its 15 shortest examples per entry: valid, and quick to embed.
+    """The real corpus cut to its 15 shortest examples (and 3 written ones) per entry: valid,
+    and quick to embed.
 
     Store mechanics (freshness, corruption, atomic swaps) and the second embedder backend
     are tested on it, so those tests build in seconds instead of a minute.
@@ -92,10 +93,12 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for f in sorted((dst / "painpoints").glob("*.yaml")):
         d = yaml.safe_load(f.read_text(encoding="utf-8"))
         d["examples"] = sorted(d["examples"], key=len)[:15]
+        d["written_examples"] = sorted(d.get("written_examples", []), key=len)[:3]
         f.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
     oos = dst / "calibration" / "out_of_scope.yaml"
     d = yaml.safe_load(oos.read_text(encoding="utf-8"))
     d["out_of_scope"] = sorted(d["out_of_scope"], key=len)[:40]
+    d["bank_related"] = sorted(d.get("bank_related", []), key=len)[:20]
     oos.write_text(yaml.safe_dump(d, allow_unicode=True), encoding="utf-8")
     return dst
 
