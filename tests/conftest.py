@@ -78,26 +78,42 @@ def corpus_copy(tmp_path: Path) -> Path:
     return dst
 
 
-@pytest.fixture(scope="session")
-def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real corpus cut to its 15 shortest examples per entry: valid, and quick to embed.
-
-    Store mechanics (freshness, corruption, atomic swaps) and the second embedder backend
-    are tested on it, so those tests build in seconds instead of a minute.
-    """
+def cut_corpus(dst: Path, keep: set[str] | None, written: int, out_of_scope: int,
+               bank_related: int) -> Path:
+    """A copy of the real corpus cut down: the 15 shortest examples per entry, the shortest
+    written examples and calibration statements, optionally only some pain points. Still a
+    valid corpus (the loader checks it), and quick to embed."""
     import yaml
 
-    dst = tmp_path_factory.mktemp("small") / "corpus"
-    shutil.copytree(CORPUS, dst)
+    shutil.copytree(CORPUS, dst, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
     for f in sorted((dst / "painpoints").glob("*.yaml")):
+        if keep is not None and f.stem not in keep:
+            f.unlink()
+            continue
         d = yaml.safe_load(f.read_text(encoding="utf-8"))
         d["examples"] = sorted(d["examples"], key=len)[:15]
+        d["written_examples"] = sorted(d.get("written_examples", []), key=len)[:written]
         f.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    if keep is not None:  # the case must name pain points that still exist
+        cases = dst / "cases.yaml"
+        d = yaml.safe_load(cases.read_text(encoding="utf-8"))
+        for c in d["cases"]:
+            c["painpoints"] = [p for p in c["painpoints"] if p in keep] or sorted(keep)[-1:]
+        cases.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
     oos = dst / "calibration" / "out_of_scope.yaml"
     d = yaml.safe_load(oos.read_text(encoding="utf-8"))
-    d["out_of_scope"] = sorted(d["out_of_scope"], key=len)[:40]
+    d["out_of_scope"] = sorted(d["out_of_scope"], key=len)[:out_of_scope]
+    d["bank_related"] = sorted(d.get("bank_related", []), key=len)[:bank_related]
     oos.write_text(yaml.safe_dump(d, allow_unicode=True), encoding="utf-8")
     return dst
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All twenty pain points, cut short. Store mechanics (freshness, corruption, atomic
+    swaps) and the second embedder backend are tested on it, so those tests build in
+    seconds instead of minutes."""
+    return cut_corpus(tmp_path_factory.mktemp("small") / "corpus", None, 3, 40, 20)
 
 
 @pytest.fixture(scope="session")
@@ -114,31 +130,8 @@ def small_engine(small_settings: Settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three pain points of the real corpus, cut short: a valid corpus that indexes in seconds."""
-    import yaml
-
-    dst = tmp_path_factory.mktemp("tiny") / "corpus"
-    shutil.copytree(CORPUS, dst, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
-    keep = {"P01", "P02", "P03"}
-    for f in sorted((dst / "painpoints").glob("*.yaml")):
-        if f.stem not in keep:
-            f.unlink()
-            continue
-        d = yaml.safe_load(f.read_text(encoding="utf-8"))
-        d["examples"] = sorted(d["examples"], key=len)[:15]
-        d["written_examples"] = d.get("written_examples", [])[:4]
-        f.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    cases = dst / "cases.yaml"
-    d = yaml.safe_load(cases.read_text(encoding="utf-8"))
-    for c in d["cases"]:
-        c["painpoints"] = [p for p in c["painpoints"] if p in keep] or ["P03"]
-    cases.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    oos = dst / "calibration" / "out_of_scope.yaml"
-    d = yaml.safe_load(oos.read_text(encoding="utf-8"))
-    d["out_of_scope"] = sorted(d["out_of_scope"], key=len)[:30]
-    d["bank_related"] = d.get("bank_related", [])[:10]
-    oos.write_text(yaml.safe_dump(d, allow_unicode=True), encoding="utf-8")
-    return dst
+    """Three pain points, cut short: the fast tier's corpus, indexed in seconds."""
+    return cut_corpus(tmp_path_factory.mktemp("tiny") / "corpus", {"P01", "P02", "P03"}, 4, 30, 10)
 
 
 @pytest.fixture(scope="session")

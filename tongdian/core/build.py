@@ -21,7 +21,7 @@ from tqdm import tqdm
 from tongdian.core.corpus import Corpus
 from tongdian.core.features import Evidence
 from tongdian.core.passages import Passage, PassageKind, corpus_passages, entry_document
-from tongdian.core.probe import LinearProbe
+from tongdian.core.probe import Probes
 from tongdian.core.ranker import Ranker
 from tongdian.core.text import Tokenizer
 from tongdian.core.training import fit_ranker, probe_training, training_set
@@ -50,13 +50,13 @@ def make_tokenizer(corpus: Corpus) -> Tokenizer:
 
 def _evidence(
     corpus: Corpus, views: list[Passage], dense: Dense, lex_passages: Lexical, lex_entries: Lexical, tok: Tokenizer,
-    oos: np.ndarray, probe: LinearProbe | None,
+    oos: np.ndarray, probes: Probes | None,
 ) -> Evidence:
     entry_techs = [frozenset(t for a in pp.approaches for t in a.tech) for pp in corpus.painpoints]
     entry_terms = [[*pp.keywords, *pp.aliases] for pp in corpus.painpoints]
     tech_aliases = {t.id: [t.name, *t.aliases, t.name_en] for t in corpus.technologies.values()}
     return Evidence(views, dense, lex_passages, lex_entries, tok, entry_techs, entry_terms,
-                    tech_aliases, oos, probe)
+                    tech_aliases, oos, probes)
 
 
 def _embed(embedder: Embedder, texts: list[str], query: bool, desc: str, progress: bool) -> np.ndarray:
@@ -107,9 +107,9 @@ def build_index(
     lex_passages = Lexical.build([tok.tokens(v.text) for v in views])
     lex_entries = Lexical.build([tok.tokens(entry_document(pp)) for pp in corpus.painpoints])
     step("fitting the probe and the ranker on held-out statements")
-    probe, ex_oof, oos_oof = probe_training(views, vecs, oos, len(corpus.painpoints))
-    evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probe)
-    ranker = fit_ranker(training_set(corpus, views, vecs, evidence, progress, (ex_oof, oos_oof)))
+    probes, probe_oof = probe_training(views, vecs, oos, len(corpus.painpoints))
+    evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes)
+    ranker = fit_ranker(training_set(corpus, views, vecs, evidence, progress, probe_oof))
 
     d = store.new_build_dir()
     try:
@@ -118,7 +118,7 @@ def build_index(
                 f.write(json.dumps({"entry": v.entry, "kind": int(v.kind), "text": v.text}, ensure_ascii=False) + "\n")
         dense.save(d / "dense.faiss")
         np.save(d / "oos.npy", oos)
-        probe.save(d / "probe.npz")
+        probes.save(d / "probes.npz")
         lex_passages.save(d / "lex_views")
         lex_entries.save(d / "lex_entries")
         (d / "ranker.json").write_text(json.dumps(ranker.to_json(), indent=1), encoding="utf-8")
@@ -181,9 +181,9 @@ def load_index(store: Store, corpus: Corpus) -> LoadedIndex:
     if dense.n != len(views) or m.n_views != len(views):
         raise IndexStoreError(f"index at {base} is inconsistent: {dense.n} vectors for {len(views)} views")
     oos = np.load(base / "oos.npy", allow_pickle=False, mmap_mode="r")
-    probe = LinearProbe.load(base / "probe.npz")
+    probes = Probes.load(base / "probes.npz")
     ranker = Ranker.from_json(json.loads((base / "ranker.json").read_text(encoding="utf-8")))
-    return LoadedIndex(m, _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probe),
+    return LoadedIndex(m, _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes),
                        ranker, base)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tongdian.core.passages import EXAMPLE_KINDS, Passage
-from tongdian.core.probe import LinearProbe
+from tongdian.core.probe import Probes
 from tongdian.core.text import Tokenizer, normalize
 from tongdian.index.dense import Dense
 from tongdian.index.lexical import Lexical
@@ -47,7 +47,8 @@ class Query:
     tokens: list[str]
     vector: np.ndarray
     techs: frozenset[str]
-    probe: np.ndarray | None = None  # P(entry…, not a pain point) from the linear probe
+    probe: np.ndarray | None = None  # P(entry) from the entry probe
+    p_none: float = 0.0  # P(not a pain point) from the scope probe
 
 
 @dataclass
@@ -63,7 +64,7 @@ class Candidates:
     known_frac: float
     n_tokens: int
     oos_max: float  # similarity to the nearest out-of-scope statement
-    p_none: float = 0.0  # the probe's P(not a pain point)
+    p_none: float = 0.0  # the scope probe's P(not a pain point)
 
 
 class Evidence:
@@ -80,10 +81,10 @@ class Evidence:
         entry_terms: Sequence[Sequence[str]],
         tech_aliases: dict[str, Sequence[str]],
         oos_vectors: np.ndarray,
-        probe: LinearProbe | None = None,
+        probes: Probes | None = None,
         max_candidates: int = 40,
     ) -> None:
-        self.probe = probe
+        self.probes = probes
         self.views = list(views)
         self.dense = dense
         self.lex_views = lex_views
@@ -127,8 +128,12 @@ class Evidence:
 
     def prepare(self, text: str, vector: np.ndarray) -> Query:
         norm = normalize(text)
-        probe = self.probe.probabilities(vector)[0] if self.probe is not None else None
-        return Query(text, norm, self.tokenizer.tokens(text), vector, self.techs_in(norm), probe)
+        probe, p_none = None, 0.0
+        if self.probes is not None:
+            probe = self.probes.entry.probabilities(vector)[0]
+            p_none = float(self.probes.scope.probabilities(vector)[0, 1])
+        return Query(text, norm, self.tokenizer.tokens(text), vector, self.techs_in(norm),
+                     probe, p_none)
 
     # -- features ------------------------------------------------------------------------
     def candidates(
@@ -225,10 +230,7 @@ class Evidence:
             h = sum(min(len(t), 4) / 4 for t in self.entry_terms[e] if t in q.norm)
             hits[j] = min(h, 3.0) / 3.0
 
-        if q.probe is not None:
-            probe, p_none = q.probe[cand], float(q.probe[-1])
-        else:
-            probe, p_none = np.zeros(len(cand), dtype=np.float32), 0.0
+        probe = q.probe[cand] if q.probe is not None else np.zeros(len(cand), dtype=np.float32)
         X = np.column_stack(
             [
                 rel(ex_max),
@@ -258,7 +260,7 @@ class Evidence:
             known_frac=known / max(len(q.tokens), 1),
             n_tokens=len(q.tokens),
             oos_max=float(oos_sims.max()),
-            p_none=p_none,
+            p_none=q.p_none,
         )
 
 

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from tongdian.core.corpus import Corpus
 from tongdian.core.features import Candidates, Evidence, Query
 from tongdian.core.passages import EXAMPLE_KINDS, Passage, entry_document
-from tongdian.core.probe import LinearProbe, fit_probe
+from tongdian.core.probe import LinearProbe, Probes, fit_probe
 from tongdian.core.ranker import SCOPE_FEATURES, Ranker
 from tongdian.core.text import normalize
 from tongdian.index.lexical import Lexical
@@ -118,16 +118,34 @@ def fit_ranker(ts: TrainingSet, max_false_reject: float = 0.02, seed: int = 0) -
     )
 
 
+@dataclass(frozen=True)
+class ProbeOOF:
+    """Out-of-fold probe outputs: entry probabilities of each example (in passage order),
+    and P(not a pain point) of each example and each out-of-scope statement."""
+
+    entry: np.ndarray
+    none_examples: np.ndarray
+    none_statements: np.ndarray
+
+
 def probe_training(
     views: list[Passage], vecs: np.ndarray, oos: np.ndarray, n_entries: int
-) -> tuple[LinearProbe, np.ndarray, np.ndarray]:
-    """Fit the probe on every example and out-of-scope statement; return it with the
-    out-of-fold probabilities of the examples (in passage order) and of the statements."""
+) -> tuple[Probes, ProbeOOF]:
+    """Fit both probes; return them with the out-of-fold outputs the ranker trains on."""
     ex_ids = [i for i, v in enumerate(views) if v.kind in EXAMPLE_KINDS]
-    X = np.vstack([vecs[ex_ids], oos]).astype(np.float32)
-    y = np.r_[[views[i].entry for i in ex_ids], np.full(len(oos), n_entries)].astype(np.int64)
-    probe, oof = fit_probe(X, y, n_entries)
-    return probe, oof[: len(ex_ids)], oof[len(ex_ids) :]
+    X_ex = vecs[ex_ids].astype(np.float32)
+    y_ex = np.array([views[i].entry for i in ex_ids], dtype=np.int64)
+    entry, entry_oof = fit_probe(X_ex, y_ex, n_entries)
+    if len(oos):
+        X = np.vstack([X_ex, oos]).astype(np.float32)
+        y = np.r_[np.zeros(len(ex_ids)), np.ones(len(oos))].astype(np.int64)
+        scope, scope_oof = fit_probe(X, y, 2)
+        none = scope_oof[:, 1]
+    else:  # nothing to learn "not a pain point" from
+        scope = LinearProbe(np.zeros((2, X_ex.shape[1]), np.float32), np.array([0, -1e4], np.float32))
+        none = np.zeros(len(ex_ids))
+    oof = ProbeOOF(entry_oof, none[: len(ex_ids)], none[len(ex_ids) :])
+    return Probes(entry, scope), oof
 
 
 def training_set(
@@ -136,12 +154,12 @@ def training_set(
     vecs: np.ndarray,
     evidence: Evidence,
     progress: bool = False,
-    probe_oof: tuple[np.ndarray, np.ndarray] | None = None,
+    probe_oof: ProbeOOF | None = None,
 ) -> TrainingSet:
     """Held-out candidates for every example, plus candidates for the out-of-scope statements.
 
-    ``probe_oof`` are the probe's out-of-fold probabilities (examples, then statements), so
-    that no text's probe feature comes from a model that saw it.
+    ``probe_oof`` are the probes' out-of-fold outputs, so that no text's probe features come
+    from a model that saw it.
     """
     tok = evidence.tokenizer
     ex_ids = [i for i, v in enumerate(views) if v.kind in EXAMPLE_KINDS]
@@ -158,14 +176,16 @@ def training_set(
     for i in tqdm(ex_ids, desc="score held-out examples", disable=not progress):
         v = views[i]
         norm = normalize(v.text)
-        probe = probe_oof[0][len(in_scope)] if probe_oof is not None else None
-        q = Query(v.text, norm, tok.tokens(v.text), vecs[i], evidence.techs_in(norm), probe)
+        n = len(in_scope)
+        q = Query(v.text, norm, tok.tokens(v.text), vecs[i], evidence.techs_in(norm),
+                  None if probe_oof is None else probe_oof.entry[n],
+                  0.0 if probe_oof is None else float(probe_oof.none_examples[n]))
         in_scope.append((evidence.candidates(q, exclude_view=i, lex_entries=fold_lex[fold_of[i]]), v.entry))
     out = []
     for j, t in enumerate(corpus.out_of_scope):
         q = evidence.prepare(t, evidence.oos_vectors[j])
         if probe_oof is not None:
-            q = dataclasses.replace(q, probe=probe_oof[1][j])
+            q = dataclasses.replace(q, p_none=float(probe_oof.none_statements[j]))
         out.append(evidence.candidates(q, exclude_oos=j))
     return TrainingSet(in_scope, out)
 

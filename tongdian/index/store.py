@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 
 
 class IndexStoreError(RuntimeError):
