@@ -174,7 +174,8 @@ def eval_(
     eng.embedder.cache.clear()  # type: ignore[attr-defined]
     rep = evaluate(qs, predict)
     if as_json:
-        sys.stdout.write(json.dumps(rep.to_json(), ensure_ascii=False, indent=2) + "\n")
+        report = {"file": file.name, "half": half, **rep.to_json()}  # which set, which half
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
         return
     which = "" if half == "all" else f" ({half} half)"
     t = Table(title=f"tongdian eval · {file.name}{which} · {rep.n} queries · {eng.embedder.spec}")
