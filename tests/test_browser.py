@@ -131,9 +131,13 @@ def test_search_from_home_page(server: str, browser) -> None:  # type: ignore[no
 
     WebDriverWait(d, 60).until(ec.presence_of_element_located((By.CSS_SELECTOR, "li.result")))
     assert "/search?q=" in d.current_url
+    # two problems of near-equal weight: either may lead, and both are on top
     first = d.find_element(By.CSS_SELECTOR, "li.result.best")
-    assert first.get_attribute("id") == "r-P14", first.text[:200]
-    assert "运营有形网点成本高效益低" in first.find_element(By.TAG_NAME, "h2").text
+    assert first.get_attribute("id") in ("r-P14", "r-P17"), first.text[:200]
+    titles = {"r-P14": "运营有形网点成本高效益低", "r-P17": "信贷业务流程的繁琐耗时"}
+    assert titles[first.get_attribute("id")] in first.find_element(By.TAG_NAME, "h2").text
+    top2 = [e.get_attribute("id") for e in d.find_elements(By.CSS_SELECTOR, "li.result")[:2]]
+    assert sorted(top2) == ["r-P14", "r-P17"], top2
     # the briefing is broken down clause by clause
     rows = d.find_elements(By.CSS_SELECTOR, "section.segments tbody tr")
     assert len(rows) >= 2
