@@ -202,11 +202,16 @@ def load_corpus(root: Path) -> Corpus:
             raise CorpusError(path, problems)
         painpoints.append(pp)
     ids = [p.id for p in painpoints]
-    expected = [f"P{i:02d}" for i in range(1, len(ids) + 1)]
-    if not ids or ids != expected:
-        last = expected[-1] if expected else "P01"
-        raise CorpusError(root / "painpoints",
-                          [f"expected files P01.yaml … {last}.yaml, numbered without gaps, found {ids}"])
+    # a bank adds P21 and beyond and retires what is outdated: gaps are allowed, one entry
+    # per number is not negotiable (P7.yaml beside P07.yaml would be two files, one id)
+    numbers = [p.number for p in painpoints]
+    if not ids:
+        raise CorpusError(root / "painpoints", ["no pain points: expected files P01.yaml …"])
+    if len(set(numbers)) != len(numbers):
+        dup = sorted({i for i, n in zip(ids, numbers, strict=True) if numbers.count(n) > 1})
+        raise CorpusError(root / "painpoints", [f"two files for one pain-point number: {dup}"])
+    painpoints.sort(key=lambda p: p.number)
+    ids = [p.id for p in painpoints]
     for c in cases.values():
         for pid in c.painpoints:
             if pid not in ids:
