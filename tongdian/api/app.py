@@ -23,6 +23,7 @@ from tongdian.core.engine import Engine
 from . import pages
 from .auth import MCP_PATH, MachineAuthMiddleware
 from .handlers import install_error_handlers
+from .kbstate import Live, install_kb
 from .mcp_server import StatelessMCPEndpoint, build_mcp_server
 from .middleware import MAX_BODY_BYTES, BodyLimitMiddleware, SecurityHeadersMiddleware
 from .routes import ROUTERS
@@ -32,7 +33,7 @@ __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 
 def create_app(engine: Engine, settings: Settings | None = None,
-               public_url: str | None = None) -> FastAPI:
+               public_url: str | None = None, revision: int | None = None) -> FastAPI:
     """Build the app around an already-open engine.
 
     ``public_url`` (or ``TONGDIAN_PUBLIC_URL``) is the address chat replies link to; by
@@ -43,14 +44,20 @@ def create_app(engine: Engine, settings: Settings | None = None,
     keys = s.machine_keys()  # read now: a missing keys file must stop start-up, not a request
     configured_url = (public_url or os.environ.get("TONGDIAN_PUBLIC_URL") or "").rstrip("/")
     catalog = Catalog(engine)
-    mcp = build_mcp_server(engine, catalog, configured_url or None)
+    # the MCP server keeps what it is given: live references follow a published revision
+    live = [(Live(engine), "engine"), (Live(catalog), "catalog")]
+    mcp = build_mcp_server(live[0][0], live[1][0], configured_url or None)  # type: ignore[arg-type]
     mcp_endpoint = StatelessMCPEndpoint(mcp)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # the MCP session manager's task group lives as long as the app
         async with mcp_endpoint.running():
-            yield
+            kb.start_following()
+            try:
+                yield
+            finally:
+                kb.stop()
 
     app = FastAPI(
         title="痛点 tongdian",
@@ -77,6 +84,9 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.state.templates = make_templates(Path(s.templates))
     app.state.public_url = configured_url
 
+    # revisions, feedback and edits: the database sits beside the index being served
+    kb = install_kb(app, settings or s.model_copy(update={"data": engine.index.path.parents[2]}),
+                    revision, live)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -97,5 +107,8 @@ def create_app(engine: Engine, settings: Settings | None = None,
 def app_from_env() -> FastAPI:
     """A worker's app: settings from ``TONGDIAN_*``, the index opened read-only (never built
     here: the parent process built it, and N workers must not race to build it again)."""
+    from tongdian.core.publish import open_served_engine
+
     s = Settings()
-    return create_app(Engine.open(s, rebuild=False), s)
+    engine, revision = open_served_engine(s, rebuild=False)
+    return create_app(engine, s, revision=revision)

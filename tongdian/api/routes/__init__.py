@@ -6,7 +6,19 @@ pydantic models (which is what OpenAPI documents). Errors are raised as ``ApiErr
 core error and rendered as ``{"error": …, "detail": …}`` by ``handlers.py``.
 """
 
-from . import chat, dify, health, openai_compat, painpoints, risks, search, technologies
+from . import (
+    chat,
+    dify,
+    feedback,
+    health,
+    openai_compat,
+    painpoints,
+    revisions,
+    risks,
+    search,
+    technologies,
+)
 
 ROUTERS = [search.router, chat.router, painpoints.router, risks.router, technologies.router,
-           health.router, openai_compat.router, dify.router]
+           health.router, openai_compat.router, dify.router,
+           revisions.router, feedback.router]

@@ -1,0 +1,142 @@
+"""The knowledge base as the app holds it: opened on first use, and the engine swap.
+
+The app serves ``app.state.engine``; ``deps.get_engine`` reads it per request, so
+replacing it is an atomic pointer swap: a request that started on the old engine finishes
+on it. The MCP server was built around one engine and one catalog, so it is handed
+``Live`` references that follow the swap.
+
+The revision database is opened lazily (the first history view, edit or feedback): a
+replica serving a read-only index directory never needs it. Other workers and replicas
+follow a publish by polling the published revision (``FOLLOW_SECONDS``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from tongdian.core.catalog import Catalog
+from tongdian.core.config import Settings
+from tongdian.core.engine import Engine
+from tongdian.core.kb import KBSettings, KnowledgeBase
+from tongdian.core.publish import Publisher, build_revision_engine
+
+log = logging.getLogger(__name__)
+
+#: How often a worker checks whether another worker or replica published a revision.
+FOLLOW_SECONDS = 5.0
+
+
+class Live:
+    """A reference that forwards every attribute to its current target."""
+
+    def __init__(self, target: Any) -> None:
+        object.__setattr__(self, "_target", target)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(object.__getattribute__(self, "_target"), name)
+
+    def retarget(self, target: Any) -> None:
+        object.__setattr__(self, "_target", target)
+
+
+class KBState:
+    """One app's knowledge base, publisher and served revision."""
+
+    def __init__(self, app: FastAPI, settings: Settings, kbs: KBSettings,
+                 revision: int | None, live: list[tuple[Live, str]]) -> None:
+        self.app = app
+        self.settings = settings
+        self.kbs = kbs
+        self.revision = revision
+        self.live = live
+        self._kb: KnowledgeBase | None = None
+        self._publisher: Publisher | None = None
+        self._open_lock = threading.Lock()
+        self._stop = threading.Event()
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        with self._open_lock:
+            if self._kb is None:
+                engine: Engine = self.app.state.engine
+                kb = KnowledgeBase.open(self.settings, self.kbs, source=engine.corpus.root)
+                head = kb.store.head()
+                if head is None:
+                    rid = kb.ensure_initial()
+                    kb.store.mark_published(rid, {"by": "system", "note": "the corpus the "
+                                                  "server was serving when the history began"})
+                    self.revision = rid
+                elif self.revision is None and kb.store.published() is not None:
+                    pub = kb.store.published()
+                    row = kb.store.revision(pub) if pub else None
+                    if row is not None and row.meta.get("digest") == engine.corpus.digest:
+                        self.revision = pub
+                self._kb = kb
+            return self._kb
+
+    @property
+    def publisher(self) -> Publisher:
+        kb = self.kb
+        if self._publisher is None:
+            self._publisher = Publisher(self.settings, kb, self.kbs,
+                                        lambda: self.app.state.engine, self.swap)
+        return self._publisher
+
+    def swap(self, engine: Engine, revision: int) -> None:
+        """Serve ``engine`` from now on: the catalog is built first, then both pointers move."""
+        catalog = Catalog(engine)
+        self.app.state.engine = engine
+        self.app.state.catalog = catalog
+        for ref, attr in self.live:
+            ref.retarget(engine if attr == "engine" else catalog)
+        self.revision = revision
+        log.info("now serving revision %s", revision)
+
+    # -- following publishes made elsewhere ---------------------------------------------------
+    def follow_once(self) -> bool:
+        """Load the published revision if it is newer than ours; True if we swapped."""
+        if self._kb is None:
+            from tongdian.core.kb import kb_exists
+
+            if not kb_exists(self.settings, self.kbs):
+                return False
+        pub = self.kb.store.published()
+        if pub is None or (self.revision is not None and pub <= self.revision):
+            return False
+        with self.publisher._lock:  # not while this process publishes itself
+            if self.revision is not None and pub <= self.revision:
+                return False
+            old: Engine = self.app.state.engine
+            engine, _ = build_revision_engine(self.settings, self.kb, pub, old.embedder, old)
+            self.swap(engine, pub)
+        return True
+
+    def follow(self) -> None:
+        while not self._stop.wait(FOLLOW_SECONDS):
+            try:
+                self.follow_once()
+            except Exception as e:  # keep serving the old revision; say why once per poll
+                log.warning("could not follow the published revision: %s", e)
+
+    def start_following(self) -> None:
+        threading.Thread(target=self.follow, name="kb-follow", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def install_kb(app: FastAPI, settings: Settings, revision: int | None,
+               live: list[tuple[Live, str]]) -> KBState:
+    kbs = KBSettings()
+    app.state.kb_settings = kbs
+    state = KBState(app, settings, kbs, revision, live)
+    app.state.kb = state
+    return state
+
+
+def kb_state(request: Request) -> KBState:
+    return request.app.state.kb  # type: ignore[no-any-return]

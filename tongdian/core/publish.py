@@ -1,0 +1,210 @@
+"""Publish a revision: build its index beside the served one, gate it, swap atomically.
+
+Only entries that changed are embedded again: the served engine's vectors are reused for
+every text it already embedded (the same text, prefix and model give the same vector), so
+an edit to one pain point embeds a handful of texts; the ranker is refitted on the whole
+corpus (seconds). The new index goes to its own directory (``revisions/rNNNNNN/``), the
+quality gate compares the candidate with the served engine, and only then is the engine
+swapped: searches running meanwhile finish on the old engine, which stays whole in memory
+(its files stay open even when an older directory is pruned).
+
+A restart serves the latest published revision (``open_served_engine``).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tongdian.core.build import ensure_index
+from tongdian.core.config import Settings
+from tongdian.core.corpus import Corpus, load_corpus
+from tongdian.core.engine import Engine
+from tongdian.core.gate import GateReport, run_gate
+from tongdian.core.kb import KBSettings, KnowledgeBase, kb_exists
+from tongdian.core.kbedit import EditError, write_dir
+from tongdian.index.embedders import Embedder, make_embedder
+from tongdian.index.store import Store, slug
+
+log = logging.getLogger(__name__)
+
+#: Revision directories kept besides the served one (the previous one, for a quick rollback).
+KEEP_REVISION_DIRS = 2
+
+
+class ReuseEmbedder:
+    """An embedder that answers from known vectors and embeds only texts it has not seen."""
+
+    def __init__(self, inner: Embedder, known: dict[tuple[bool, str], np.ndarray]) -> None:
+        self.inner = inner
+        self.spec, self.dim, self.version = inner.spec, inner.dim, inner.version
+        self.known = known
+        self.embedded = 0
+        self.reused = 0
+
+    def _embed(self, texts: list[str], query: bool) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if (query, t) not in self.known]
+        if missing:
+            fn = self.inner.embed_queries if query else self.inner.embed_passages
+            for t, v in zip(missing, fn(missing), strict=True):
+                self.known[(query, t)] = np.asarray(v, dtype=np.float32)
+        self.embedded += len(missing)
+        self.reused += len(texts) - len(missing)
+        return np.stack([self.known[(query, t)] for t in texts]) if texts else \
+            np.zeros((0, self.dim), dtype=np.float32)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts, True)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts, False)
+
+
+def known_vectors(engine: Engine) -> dict[tuple[bool, str], np.ndarray]:
+    """Every text the engine's index embedded, with its vector."""
+    ev = engine.evidence
+    vecs = ev.dense.vectors()
+    known = {(v.is_query_like, v.text): vecs[i] for i, v in enumerate(ev.views)}
+    for text, vec in zip(engine.corpus.out_of_scope, ev.oos_vectors, strict=False):
+        known[(True, text)] = np.asarray(vec)
+    return known
+
+
+def revision_dir(settings: Settings, rid: int) -> Path:
+    return Path(settings.data or settings.home / "index") / "revisions" / f"r{rid:06d}"
+
+
+def revision_corpus(settings: Settings, kb: KnowledgeBase, rid: int) -> Corpus:
+    return load_corpus(write_dir(kb.files(rid), revision_dir(settings, rid) / "corpus"))
+
+
+def revision_store(settings: Settings, rid: int, spec: str) -> Store:
+    return Store(revision_dir(settings, rid) / "index" / slug(spec))
+
+
+def build_revision_engine(settings: Settings, kb: KnowledgeBase, rid: int, embedder: Embedder,
+                          previous: Engine | None, rebuild: bool | None = None) -> tuple[Engine, dict[str, int]]:
+    corpus = revision_corpus(settings, kb, rid)
+    emb: Any = ReuseEmbedder(embedder, known_vectors(previous)) if previous else embedder
+    index = ensure_index(revision_store(settings, rid, embedder.spec), corpus, emb, rebuild=rebuild)
+    stats = {"embedded": getattr(emb, "embedded", -1), "reused": getattr(emb, "reused", 0)}
+    return Engine(corpus, embedder, index, compose_segments=settings.compose_segments), stats
+
+
+@dataclass
+class PublishOutcome:
+    revision: int
+    published: bool
+    override: bool
+    gate: GateReport | None
+    seconds: float
+    embedded: int
+    reused: int
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"revision": self.revision, "published": self.published, "override": self.override,
+                "gate": self.gate.to_json() if self.gate else None, "seconds": self.seconds,
+                "embedded": self.embedded, "reused": self.reused, "message": self.message}
+
+
+class Publisher:
+    """Builds, gates and swaps in revisions for one serving process, one at a time."""
+
+    def __init__(self, settings: Settings, kb: KnowledgeBase, kbs: KBSettings,
+                 current: Callable[[], Engine], swap: Callable[[Engine, int], None]) -> None:
+        self.settings = settings
+        self.kb = kb
+        self.kbs = kbs
+        self.current = current
+        self.swap = swap
+        self._lock = threading.Lock()
+
+    def publish(self, rid: int, actor: str, override: bool = False,
+                gate_sets: list[str] | None = None) -> PublishOutcome:
+        t0 = time.perf_counter()
+        with self._lock:
+            row = self.kb.store.revision(rid)
+            if row is None:
+                raise EditError([("revision", f"no revision {rid}")], status=404)
+            served = self.kb.store.published()
+            if served is not None and rid < served:
+                raise EditError([("revision", f"revision {rid} is older than the published "
+                                  f"revision {served}: restore it as a new revision instead")],
+                                status=409)
+            old = self.current()
+            cand, stats = build_revision_engine(self.settings, self.kb, rid, old.embedder, old)
+            sets = self.kbs.resolved_gate_sets() if gate_sets is None else gate_sets
+            report = run_gate(old, cand, sets, self.kbs.gate_margin) if sets else None
+            refused = bool(report and report.refused)
+            took = round(time.perf_counter() - t0, 2)
+            if refused and not override:
+                self.kb.store.audit(actor, "publish-refused", f"revision/{rid}",
+                                    {"reasons": report.reasons if report else []})
+                return PublishOutcome(rid, False, False, report, took, stats["embedded"],
+                                      stats["reused"], "refused by the quality gate: "
+                                      + "; ".join(report.reasons if report else []))
+            info = {"by": actor, "override": bool(refused and override),
+                    "gate": report.to_json() if report else None,
+                    "embedded": stats["embedded"], "reused": stats["reused"], "seconds": took}
+            self.kb.store.mark_published(rid, info)
+            self.kb.store.audit(actor, "publish-override" if refused else "publish",
+                                f"revision/{rid}", {"override": bool(refused and override)})
+            self.swap(cand, rid)
+            self._prune(rid, served)
+            msg = (f"revision {rid} published despite the gate (override recorded)"
+                   if refused else f"revision {rid} published")
+            return PublishOutcome(rid, True, bool(refused and override), report, took,
+                                  stats["embedded"], stats["reused"], msg)
+
+    def _prune(self, keep: int, previous: int | None) -> None:
+        """Remove revision directories other than the served and the previous one. Engines
+        still holding an old one keep working: their files are open or in memory."""
+        root = revision_dir(self.settings, keep).parent
+        keepers = {revision_dir(self.settings, keep).name}
+        if previous is not None:
+            keepers.add(revision_dir(self.settings, previous).name)
+        dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name.startswith("r"))
+        for d in dirs[:-KEEP_REVISION_DIRS] if len(dirs) > KEEP_REVISION_DIRS else []:
+            if d.name not in keepers:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def open_served_engine(settings: Settings, rebuild: bool | None = None, progress: bool = False,
+                       on_step: Callable[[str], None] | None = None,
+                       embedder: Embedder | None = None,
+                       kbs: KBSettings | None = None) -> tuple[Engine, int | None]:
+    """The engine a server should serve at start-up, and the revision it is.
+
+    Without a knowledge base yet (no edit ever made), or when the published revision is
+    the shipped corpus itself, that is ``Engine.open`` on the corpus directory (its index
+    is the one ``tongdian build`` made). Otherwise it is the latest published revision,
+    loaded from its own index directory (built now if missing and ``rebuild`` allows).
+    """
+    kbs = kbs or KBSettings()
+    if not kb_exists(settings, kbs):
+        return Engine.open(settings, rebuild=rebuild, progress=progress, on_step=on_step,
+                           embedder=embedder), None
+    kb = KnowledgeBase.open(settings, kbs)
+    pub = kb.store.published()
+    row = kb.store.revision(pub) if pub is not None else None
+    source_digest = load_corpus(Path(settings.corpus)).digest
+    if row is None or row.meta.get("digest") == source_digest:
+        engine = Engine.open(settings, rebuild=rebuild, progress=progress, on_step=on_step,
+                             embedder=embedder)
+        return engine, pub
+    emb = embedder or make_embedder(settings.embedder, settings.query_prefix,
+                                    settings.passage_prefix, settings.embed_threads)
+    corpus = revision_corpus(settings, kb, row.id)
+    index = ensure_index(revision_store(settings, row.id, emb.spec), corpus, emb, rebuild=rebuild,
+                         progress=progress, on_step=on_step)
+    return Engine(corpus, emb, index, compose_segments=settings.compose_segments), row.id
