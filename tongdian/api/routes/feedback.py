@@ -26,8 +26,9 @@ router = APIRouter(prefix="/api", tags=["feedback"])
 async def send_feedback(request: Request) -> JSONResponse:
     body = await parse_body(request, fb.FeedbackIn)
     st = kb_state(request)
+    store = (await run(lambda: st.kb)).store  # opening the KB settles the served revision
     revision = body.revision or st.revision
-    fid = await run(st.kb.store.add_feedback, body.query.strip(), body.shown, revision,
+    fid = await run(store.add_feedback, body.query.strip(), body.shown, revision,
                     body.useful, body.correction, body.source)
     return JSONResponse({"id": fid, "revision": revision, "correction": body.correction},
                         status_code=201)

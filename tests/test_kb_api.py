@@ -1,0 +1,170 @@
+"""Editing, publishing and feedback over HTTP on the three-entry index, on both backends.
+
+Covers the issue's "done when" lines: edits and retirements with history and diffs, a bad
+edit's 422 naming the field, writes refused without the token, a search hammering the
+server during a publish never fails, the gate refuses a harmful edit listing the queries
+it broke (and an override is recorded), a restart serves the latest published revision,
+and accepted feedback changes the answer after republishing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.kbsupport import db_url  # noqa: F401  (fixture)
+from tongdian.api.app import create_app
+from tongdian.core.config import Settings
+from tongdian.core.publish import open_served_engine
+
+TOKEN = "s3cret-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}", "X-Tongdian-Author": "wang.li"}
+GATE = Path(__file__).parent / "fixtures" / "gate_tiny.jsonl"
+#: The three-entry index answers this with P02, but it is no pain point of the three.
+NOT_A_PAIN = "手机银行老是闪退，客户投诉很多"
+
+
+@pytest.fixture()
+def kb_env(db_url: str, tiny_corpus: Path, tmp_path: Path,  # noqa: F811
+           monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("TONGDIAN_DB_URL", db_url)
+    monkeypatch.setenv("TONGDIAN_ADMIN_TOKEN", TOKEN)
+    monkeypatch.setenv("TONGDIAN_GATE_SETS", str(GATE))
+    return Settings(corpus=tiny_corpus, data=tmp_path / "data")
+
+
+@pytest.fixture()
+def client(kb_env: Settings, tiny_engine) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(tiny_engine, kb_env)) as c:
+        yield c
+
+
+def test_writes_need_the_token_reads_stay_open(client: TestClient) -> None:
+    body = client.get("/api/painpoints/P01").json()
+    r = client.put("/api/painpoints/P01", json=body)
+    assert r.status_code == 401 and "Bearer" in r.json()["error"]
+    r = client.put("/api/painpoints/P01", json=body, headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401
+    assert client.delete("/api/painpoints/P01").status_code == 401
+    assert client.post("/api/revisions/1/restore").status_code == 401
+    r = client.get("/api/revisions")
+    assert r.status_code == 200 and [x["id"] for x in r.json()["revisions"]] == [1]
+    assert r.json()["served"] == 1
+
+
+def test_writes_are_refused_when_no_token_is_configured(
+        kb_env: Settings, tiny_engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("TONGDIAN_ADMIN_TOKEN")
+    with TestClient(create_app(tiny_engine, kb_env)) as c:
+        r = c.put("/api/painpoints/P01", json={}, headers=AUTH)
+        assert r.status_code == 401 and "TONGDIAN_ADMIN_TOKEN" in r.json()["error"]
+
+
+def test_put_the_get_shape_history_and_a_422_naming_the_field(client: TestClient) -> None:
+    body = client.get("/api/painpoints/P02").json()
+    bad = {**body, "approaches": [{**body["approaches"][0], "tech": []}]}
+    r = client.put("/api/painpoints/P02", json=bad, headers=AUTH)
+    assert r.status_code == 422
+    assert r.json()["detail"]["problems"][0]["field"] == "approaches[0].tech"
+    r = client.put("/api/painpoints/P02", json={**body, "risks_detail": [{"id": "weather", "reason": "x"}]},
+                   headers=AUTH)
+    assert r.status_code == 422 and "unknown risk id 'weather'" in r.text
+    body["title_en"] = "Raising cheap deposits"
+    r = client.put("/api/painpoints/P02", json=body, headers=AUTH, params={"message": "英文标题"})
+    assert r.status_code == 200 and r.json()["revision"] == 2
+    rev = client.get("/api/revisions/2").json()
+    assert rev["author"] == "wang.li" and rev["message"] == "英文标题" and rev["published_at"] is None
+    assert "+title_en: Raising cheap deposits" in rev["files"][0]["diff"]
+    hist = client.get("/api/painpoints/P02/history").json()
+    assert [h["id"] for h in hist["revisions"]] == [2, 1]
+    assert client.get("/api/painpoints/P02").json()["title_en"] != "Raising cheap deposits"  # unpublished
+    assert client.get("/api/painpoints/P09/history").status_code == 404
+
+
+def test_publish_swaps_without_failing_a_search_and_a_restart_serves_it(
+        client: TestClient, kb_env: Settings) -> None:
+    body = client.get("/api/painpoints/P03").json()
+    body["title"] = "产品宣传推广投入大、转化低"
+    failures: list[str] = []
+    answered = 0
+    stop = threading.Event()
+
+    def hammer() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            r = client.get("/api/search", params={"q": "打广告花了很多钱却没什么人来办业务"})
+            if r.status_code != 200 or not r.json()["results"]:
+                failures.append(f"{r.status_code} {r.text[:200]}")
+            answered += 1
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        r = client.put("/api/painpoints/P03", json=body, headers=AUTH, params={"publish": "true"})
+    finally:
+        stop.set()
+        t.join()
+    assert r.status_code == 200, r.text
+    pub = r.json()["published"]
+    assert pub["published"] and pub["revision"] == 2
+    assert pub["reused"] > 10 * max(pub["embedded"], 1)  # only the changed texts were embedded
+    assert failures == [] and answered >= 3
+    assert client.get("/api/painpoints/P03").json()["title"] == "产品宣传推广投入大、转化低"
+    assert client.get("/api/revisions").json()["served"] == 2
+    engine, revision = open_served_engine(kb_env, rebuild=False)  # as a restart would
+    assert revision == 2 and engine.corpus.by_id["P03"].title == "产品宣传推广投入大、转化低"
+
+
+def test_the_gate_refuses_a_harmful_edit_and_lists_what_it_broke(client: TestClient) -> None:
+    r = client.delete("/api/painpoints/P01", headers=AUTH, params={"publish": "true"})
+    assert r.status_code == 409
+    gate = r.json()["published"]["gate"]
+    assert gate["refused"] and "p@1" in gate["reasons"][0]
+    broken = {b["id"] for s in gate["sets"] for b in s["broken"]}
+    assert {"G001", "G002"} <= broken
+    assert client.get("/api/painpoints/P01").status_code == 200  # still served
+    assert client.get("/api/revisions").json()["published"] == 1
+    r = client.post("/api/revisions/2/publish", headers=AUTH, params={"override": "true"})
+    assert r.status_code == 200 and r.json()["override"]
+    assert client.get("/api/revisions").json()["revisions"][0]["override"] is True
+    assert client.get("/api/painpoints/P01").status_code == 404  # retired
+    # and back: restore revision 1 as revision 3, published through the gate
+    r = client.post("/api/revisions/1/restore", headers=AUTH, params={"publish": "true"})
+    assert r.status_code == 200 and r.json()["published"]["published"], r.text
+    assert client.get("/api/painpoints/P01").status_code == 200
+    assert client.get("/api/revisions/3").json()["restored"] == 1
+
+
+def test_add_a_painpoint_over_the_api(client: TestClient) -> None:
+    body = client.get("/api/painpoints/P03").json()
+    for k in ("id", "number", "url"):
+        body.pop(k)
+    body["title"] = "外拓营销效率低下"
+    body["examples"] = [f"客户经理扫街扫楼第{i}天，加到的微信没几个能转化" for i in range(15)]
+    r = client.post("/api/painpoints", json=body, headers=AUTH)
+    assert r.status_code == 201 and r.json()["id"] == "P04", r.text
+    r = client.post("/api/painpoints", json={**body, "examples": ["太少"]}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"]["problems"][0]["field"] == "examples"
+
+
+def test_accepted_feedback_improves_the_answer_after_republishing(client: TestClient, tmp_path: Path) -> None:
+    before = client.get("/api/search", params={"q": NOT_A_PAIN}).json()
+    assert before["matched"] and before["results"][0]["id"] == "P02"
+    for _ in range(2):
+        r = client.post("/api/feedback", json={"query": NOT_A_PAIN, "shown": ["P02"], "useful": False,
+                                               "correction": "not a pain point", "source": "page"})
+        assert r.status_code == 201 and r.json()["revision"] == 1
+    assert client.post("/api/feedback", json={"query": "x", "correction": "P7x"}).status_code == 422
+    assert client.get("/api/feedback").status_code == 401
+    listing = client.get("/api/feedback", headers=AUTH).json()
+    assert listing["corrections"][0]["count"] == 2
+    fid = listing["corrections"][0]["ids"][0]
+    r = client.post(f"/api/feedback/{fid}/accept", headers=AUTH, params={"publish": "true"})
+    assert r.status_code == 200 and r.json()["published"]["published"], r.text
+    after = client.get("/api/search", params={"q": NOT_A_PAIN}).json()
+    assert not after["matched"] and after["in_scope"] < before["in_scope"]
+    assert client.get("/api/feedback", headers=AUTH).json()["corrections"] == []
