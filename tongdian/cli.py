@@ -17,6 +17,7 @@ from tongdian.core.corpus import CorpusError, load_corpus
 from tongdian.core.models import SearchResponse
 from tongdian.index.embedders import EmbedderError
 from tongdian.index.store import IndexStoreError
+from tongdian.kbcli import feedback_app, revisions_app
 
 app = typer.Typer(
     add_completion=False,
@@ -48,6 +49,19 @@ def _engine(settings: Settings, rebuild: bool | None = None):  # type: ignore[no
         return Engine.open(settings, rebuild=rebuild, progress=sys.stderr.isatty(),
                            on_step=lambda s: err.print(f"[dim]{s}[/dim]"))
     except (CorpusError, EmbedderError, IndexStoreError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def _served_engine(settings: Settings):  # type: ignore[no-untyped-def]
+    """The latest published revision of the knowledge base (the corpus until one is edited)."""
+    from tongdian.core.publish import open_served_engine
+    from tongdian.index.revstore import RevisionStoreError
+
+    try:
+        return open_served_engine(settings, progress=sys.stderr.isatty(),
+                                  on_step=lambda s: err.print(f"[dim]{s}[/dim]"))
+    except (CorpusError, EmbedderError, IndexStoreError, RevisionStoreError) as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
 
@@ -215,12 +229,13 @@ def serve(
     import uvicorn
 
     settings = _settings(embedder, corpus, data)
-    eng = _engine(settings)  # builds once, here, before any worker starts
+    eng, revision = _served_engine(settings)  # builds once, here, before any worker starts
     err.print(f"serving on http://{host}:{port} with {workers} worker(s)  (API docs at /docs)")
     if workers == 1:
         from tongdian.api.app import create_app
 
-        uvicorn.run(create_app(eng, settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(eng, settings, revision=revision), host=host, port=port,
+                    log_level="warning")
         return
     # Workers are fresh processes: they open the index the parent just checked, read-only,
     # from the settings passed through the environment.
@@ -254,6 +269,9 @@ def mcp(
               "list_risks, list_technologies")
     server.run("stdio")
 
+
+app.add_typer(revisions_app, name="revisions")
+app.add_typer(feedback_app, name="feedback")
 
 if __name__ == "__main__":
     app()
