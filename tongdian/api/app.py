@@ -20,7 +20,7 @@ from tongdian.core.catalog import Catalog
 from tongdian.core.config import MAX_QUERY_CHARS, Settings
 from tongdian.core.engine import Engine
 
-from . import pages
+from . import kbpages, pages
 from .auth import MCP_PATH, MachineAuthMiddleware
 from .handlers import install_error_handlers
 from .kbstate import Live, install_kb
@@ -91,6 +91,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(pages.router)
+    app.include_router(kbpages.router)  # history, edit forms, feedback review
     # a plain route, not a mount: a mount would answer "/mcp" with a redirect to "/mcp/"
     app.router.routes.append(Route(MCP_PATH, mcp_endpoint))
     static_dir = Path(s.templates) / "static"

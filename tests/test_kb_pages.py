@@ -1,0 +1,99 @@
+"""The knowledge base's pages: sign-in, CSRF, edit forms with field errors, history with
+diffs, retire and restore through forms, the feedback form and the review page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.kbsupport import db_url  # noqa: F401  (fixture)
+from tongdian.api.app import create_app
+from tongdian.core.config import Settings
+
+TOKEN = "page-token-123"
+
+
+@pytest.fixture()
+def client(db_url: str, tiny_corpus: Path, tiny_engine, tmp_path: Path,  # type: ignore[no-untyped-def]  # noqa: F811
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("TONGDIAN_DB_URL", db_url)
+    monkeypatch.setenv("TONGDIAN_ADMIN_TOKEN", TOKEN)
+    monkeypatch.setenv("TONGDIAN_GATE_SETS", str(Path(__file__).parent / "fixtures" / "gate_tiny.jsonl"))
+    with TestClient(create_app(tiny_engine, Settings(corpus=tiny_corpus, data=tmp_path / "d"))) as c:
+        yield c
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([0-9a-f]{32})"', html)
+    assert m, "no CSRF token in the form"
+    return m.group(1)
+
+
+def sign_in(c: TestClient) -> str:
+    r = c.post("/admin/login", data={"name": "李编辑", "token": TOKEN, "next": "/admin/p/P01/edit"})
+    assert r.status_code == 200 and "编辑" in r.text  # followed the redirect to the form
+    return csrf_of(r.text)
+
+
+def test_forms_need_a_session_and_its_csrf_token(client: TestClient) -> None:
+    r = client.get("/admin/p/P01/edit", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+    r = client.post("/admin/login", data={"name": "x", "token": "wrong"})
+    assert r.status_code == 401 and "wrong token" in r.text
+    csrf = sign_in(client)
+    r = client.post("/admin/p/P01/retire", data={"csrf": "0" * 32}, follow_redirects=False)
+    assert r.status_code == 401 and "CSRF" in r.text
+    r = client.post("/admin/p/P01/retire", data={"csrf": csrf, "message": "过时"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/history/2"
+    client.cookies.clear()  # signed out: the same form post is refused
+    r = client.post("/admin/p/P02/retire", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 401
+
+
+def test_edit_form_saves_a_revision_and_names_a_bad_field(client: TestClient) -> None:
+    csrf = sign_in(client)
+    form_html = client.get("/admin/p/P02/edit").text
+    values = dict(re.findall(r'<input name="(\w+)" value="([^"]*)"', form_html))
+    areas = dict(re.findall(r'<textarea name="(\w+)"[^>]*>([^<]*)</textarea>', form_html))
+    data = {**values, **areas, "csrf": csrf, "message": "改英文标题"}
+    data = {k: v.replace("&amp;", "&").replace("&#34;", '"').replace("&#39;", "'") for k, v in data.items()}
+    bad = {**data, "approaches": "只有原文没有技术"}
+    r = client.post("/admin/p/P02/edit", data=bad)
+    assert r.status_code == 422 and "approaches[0]" in r.text and "没有保存" in r.text
+    bad = {**data, "risks": "credit: 原因\nweather: 天气"}
+    r = client.post("/admin/p/P02/edit", data=bad)
+    assert r.status_code == 422 and "unknown risk id" in r.text
+    r = client.post("/admin/p/P02/edit", data={**data, "title_en": "Cheap deposits, <b>fast</b>"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    page = client.get(r.headers["location"]).text
+    assert "改英文标题" in page and "李编辑" in page
+    assert "<ins>+title_en: Cheap deposits, &lt;b&gt;fast&lt;/b&gt;</ins>" in page  # escaped diff
+    hist = client.get("/history?entry=P02").text
+    assert "#2" in hist and "#1" in hist
+    # restore revision 1 through the form: a third revision equal to the first
+    r = client.post("/history/1/restore", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/history/3"
+
+
+def test_feedback_form_on_the_search_page_and_the_review_page(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "存款越来越难拉"}).text
+    assert 'action="/feedback"' in page and 'name="correction"' in page
+    r = client.post("/feedback", data={"query": "柜台排队太久了<script>", "shown": "P01",
+                                       "useful": "false", "correction": "none"})
+    assert r.status_code == 201 and "<script>" not in r.text
+    assert client.post("/feedback", data={"query": "x", "correction": "P7x"}).status_code == 422
+    assert client.get("/admin/feedback", follow_redirects=False).status_code == 303
+    csrf = sign_in(client)
+    review = client.get("/admin/feedback").text
+    assert "柜台排队太久了&lt;script&gt;" in review and "不是痛点" in review
+    fid = re.search(r'/admin/feedback/(\d+)/accept', review).group(1)  # type: ignore[union-attr]
+    r = client.post(f"/admin/feedback/{fid}/accept", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    rev = client.get(r.headers["location"]).text
+    assert "calibration/out_of_scope.yaml" in rev and "柜台排队太久了" in rev
+    assert "没有待审核的纠正" in client.get("/admin/feedback").text
