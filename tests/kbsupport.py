@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 PG_URL = os.environ.get("TONGDIAN_TEST_PG_URL", "")
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not PG_URL, reason="set TONGDIAN_TEST_PG_URL to a PostgreSQL database (.ci/run does)"))]
+#: The PostgreSQL half needs a server: it runs in the full suite (CI), not the fast tier.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=[pytest.mark.slow, pytest.mark.skipif(
+    not PG_URL, reason="set TONGDIAN_TEST_PG_URL to a PostgreSQL database (.ci/run does)")])]
 TABLES = ("revision_files", "blobs", "revisions", "feedback", "audit")
 
 

@@ -85,6 +85,7 @@ def test_put_the_get_shape_history_and_a_422_naming_the_field(client: TestClient
     assert client.get("/api/painpoints/P09/history").status_code == 404
 
 
+@pytest.mark.slow  # builds and gates new indexes
 def test_publish_swaps_without_failing_a_search_and_a_restart_serves_it(
         client: TestClient, kb_env: Settings) -> None:
     body = client.get("/api/painpoints/P03").json()
@@ -119,6 +120,7 @@ def test_publish_swaps_without_failing_a_search_and_a_restart_serves_it(
     assert revision == 2 and engine.corpus.by_id["P03"].title == "产品宣传推广投入大、转化低"
 
 
+@pytest.mark.slow  # builds and gates new indexes
 def test_the_gate_refuses_a_harmful_edit_and_lists_what_it_broke(client: TestClient) -> None:
     r = client.delete("/api/painpoints/P01", headers=AUTH, params={"publish": "true"})
     assert r.status_code == 409
@@ -151,6 +153,7 @@ def test_add_a_painpoint_over_the_api(client: TestClient) -> None:
     assert r.status_code == 422 and r.json()["detail"]["problems"][0]["field"] == "examples"
 
 
+@pytest.mark.slow  # builds and gates new indexes
 def test_accepted_feedback_improves_the_answer_after_republishing(client: TestClient, tmp_path: Path) -> None:
     before = client.get("/api/search", params={"q": NOT_A_PAIN}).json()
     assert before["matched"] and before["results"][0]["id"] == "P02"
