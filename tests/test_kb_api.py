@@ -123,8 +123,8 @@ def test_publish_swaps_without_failing_a_search_and_a_restart_serves_it(
 @pytest.mark.slow  # builds and gates new indexes
 def test_the_gate_refuses_a_harmful_edit_and_lists_what_it_broke(client: TestClient) -> None:
     r = client.delete("/api/painpoints/P01", headers=AUTH, params={"publish": "true"})
-    assert r.status_code == 409
-    gate = r.json()["published"]["gate"]
+    assert r.status_code == 409 and "quality gate" in r.json()["error"]
+    gate = r.json()["detail"]["published"]["gate"]
     assert gate["refused"] and "p@1" in gate["reasons"][0]
     broken = {b["id"] for s in gate["sets"] for b in s["broken"]}
     assert {"G001", "G002"} <= broken

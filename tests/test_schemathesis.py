@@ -47,6 +47,31 @@ OPERATIONS: dict[tuple[str, str], int] = {
     ("GET", "/v1/models"): 5,
     ("POST", "/v1/chat/completions"): 40,
     ("POST", "/retrieval"): 40,
+    # the knowledge base (issue 13): writes answer 401 without the admin token, which this
+    # app does not have; reads of history and feedback posts are open
+    ("POST", "/api/painpoints"): 10,
+    ("PUT", "/api/painpoints/{pid}"): 10,
+    ("DELETE", "/api/painpoints/{pid}"): 5,
+    ("GET", "/api/painpoints/{pid}/history"): 10,
+    ("POST", "/api/painpoints/{pid}/restore"): 5,
+    ("PUT", "/api/risks/{eid}"): 5,
+    ("GET", "/api/risks/{eid}/history"): 5,
+    ("POST", "/api/technologies"): 5,
+    ("PUT", "/api/technologies/{eid}"): 5,
+    ("DELETE", "/api/technologies/{eid}"): 5,
+    ("GET", "/api/technologies/{eid}/history"): 5,
+    ("POST", "/api/cases"): 5,
+    ("PUT", "/api/cases/{eid}"): 5,
+    ("DELETE", "/api/cases/{eid}"): 5,
+    ("GET", "/api/cases/{eid}/history"): 5,
+    ("GET", "/api/revisions"): 10,
+    ("GET", "/api/revisions/{rid}"): 10,
+    ("POST", "/api/revisions/{rid}/restore"): 5,
+    ("POST", "/api/revisions/{rid}/publish"): 5,
+    ("POST", "/api/feedback"): 30,
+    ("GET", "/api/feedback"): 5,
+    ("POST", "/api/feedback/{fid}/accept"): 5,
+    ("POST", "/api/feedback/{fid}/reject"): 5,
 }
 #: The machine routes need a key when keys are configured (and loopback otherwise; the
 #: ASGI transport is not loopback): every case carries one, as a chat platform's would.

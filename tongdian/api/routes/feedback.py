@@ -13,15 +13,16 @@ from fastapi.responses import JSONResponse
 
 from tongdian.core import feedback as fb
 
-from ..bodies import parse_body
+from ..bodies import ERRORS, body_doc, parse_body
 from ..kbauth import writer
 from ..kbstate import kb_state
-from .revisions import Override, Publish, run, written
+from .revisions import READ_ERRORS, WRITE_ERRORS, Override, Publish, run, written
 
 router = APIRouter(prefix="/api", tags=["feedback"])
 
 
-@router.post("/feedback", status_code=201,
+@router.post("/feedback", status_code=201, responses={**ERRORS, 503: WRITE_ERRORS[503]},
+             openapi_extra=body_doc(fb.FeedbackIn),
              summary="Rate an answer (useful or not) and/or correct it ('P07' or 'none')")
 async def send_feedback(request: Request) -> JSONResponse:
     body = await parse_body(request, fb.FeedbackIn)
@@ -34,7 +35,7 @@ async def send_feedback(request: Request) -> JSONResponse:
                         status_code=201)
 
 
-@router.get("/feedback", summary="Corrections with counts, and the latest feedback (admin)")
+@router.get("/feedback", responses={**READ_ERRORS, 401: WRITE_ERRORS[401]}, summary="Corrections with counts, and the latest feedback (admin)")
 async def list_feedback(request: Request,
                         limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
     writer(request)
@@ -44,7 +45,7 @@ async def list_feedback(request: Request,
             "feedback": [r.__dict__ for r in rows]}
 
 
-@router.post("/feedback/{fid}/accept",
+@router.post("/feedback/{fid}/accept", responses=WRITE_ERRORS,
              summary="Add the query as a statement of its correction, in a new revision")
 async def accept(request: Request, fid: int, publish: Publish = False,
                  override: Override = False) -> JSONResponse:
@@ -54,7 +55,7 @@ async def accept(request: Request, fid: int, publish: Publish = False,
     return await written(st, rid, actor, publish, override, {"feedback": ids})
 
 
-@router.post("/feedback/{fid}/reject", summary="Close a correction without changing anything")
+@router.post("/feedback/{fid}/reject", responses=WRITE_ERRORS, summary="Close a correction without changing anything")
 async def reject(request: Request, fid: int) -> dict[str, Any]:
     actor = writer(request)
     st = kb_state(request)

@@ -24,8 +24,26 @@ from tongdian.index.revstore import RevisionConflict, RevisionRow, RevisionStore
 from ..errors import ApiError
 from ..kbauth import writer
 from ..kbstate import KBState, kb_state
+from ..schemas import ErrorBody
 
 router = APIRouter(prefix="/api", tags=["knowledge base"])
+
+_E = {"model": ErrorBody}
+#: What a write may answer besides success: bad body, no token, no such entry, a conflict
+#: or a gate refusal, wrong content type, invalid entry (the field named), no database.
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {**_E, "description": "malformed JSON"}, 401: {**_E, "description": "no or wrong token"},
+    404: {**_E, "description": "no such entry or revision"},
+    409: {**_E, "description": "nothing changed, a newer revision exists, or the quality gate "
+                                "refused to publish (detail: the gate report)"},
+    415: {**_E, "description": "send application/json"},
+    422: {**_E, "description": "invalid entry: detail.problems names each field and problem"},
+    503: {**_E, "description": "the revision database is unavailable"}}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    k: v for k, v in WRITE_ERRORS.items() if k in (404, 422, 503)}
+#: A write's body is an entry: the GET shape for pain points, the corpus schema otherwise.
+ENTRY_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object"}}}}}
 
 Publish = Annotated[bool, Query(description="publish the new revision now, through the gate")]
 Override = Annotated[bool, Query(description="publish even if the gate refuses (recorded)")]
@@ -79,13 +97,14 @@ async def written(st: KBState, rid: int, actor: str, publish: bool, override: bo
     if publish:
         outcome = await run(lambda: st.publisher.publish(rid, actor, override))
         body["published"] = outcome.to_json()
-        if not outcome.published:
-            return JSONResponse(body, status_code=409)
+        if not outcome.published:  # stored, not served: the error says why, detail has the rest
+            return JSONResponse({"error": outcome.message, "detail": body}, status_code=409)
     return JSONResponse(body, status_code=status)
 
 
 # -- pain points --------------------------------------------------------------------------------
-@router.put("/painpoints/{pid}", summary="Edit a pain point (body: the GET shape)")
+@router.put("/painpoints/{pid}", responses=WRITE_ERRORS, openapi_extra=ENTRY_BODY,
+             summary="Edit a pain point (body: the GET shape)")
 async def put_painpoint(request: Request, pid: str, publish: Publish = False,
                         override: Override = False, message: Message = "") -> JSONResponse:
     actor = writer(request)
@@ -95,7 +114,8 @@ async def put_painpoint(request: Request, pid: str, publish: Publish = False,
     return await written(st, rid, actor, publish, override, {"id": pid.strip().upper()})
 
 
-@router.post("/painpoints", status_code=201, summary="Add a pain point (numbered P21 and on)")
+@router.post("/painpoints", status_code=201, responses=WRITE_ERRORS, openapi_extra=ENTRY_BODY,
+             summary="Add a pain point (numbered P21 and on)")
 async def add_painpoint(request: Request, publish: Publish = False, override: Override = False,
                         message: Message = "") -> JSONResponse:
     actor = writer(request)
@@ -105,7 +125,8 @@ async def add_painpoint(request: Request, publish: Publish = False, override: Ov
     return await written(st, rid, actor, publish, override, {"id": pid}, status=201)
 
 
-@router.delete("/painpoints/{pid}", summary="Retire a pain point (kept in history)")
+@router.delete("/painpoints/{pid}", responses=WRITE_ERRORS,
+             summary="Retire a pain point (kept in history)")
 async def retire_painpoint(request: Request, pid: str, publish: Publish = False,
                            override: Override = False, message: Message = "") -> JSONResponse:
     actor = writer(request)
@@ -114,12 +135,14 @@ async def retire_painpoint(request: Request, pid: str, publish: Publish = False,
     return await written(st, rid, actor, publish, override, {"id": pid.strip().upper()})
 
 
-@router.get("/painpoints/{pid}/history", summary="The revisions that changed one pain point")
+@router.get("/painpoints/{pid}/history", responses=READ_ERRORS,
+            summary="The revisions that changed one pain point")
 async def painpoint_history(request: Request, pid: str) -> dict[str, Any]:
     return await entry_history(request, "painpoints", pid.strip().upper())
 
 
-@router.post("/painpoints/{pid}/restore", summary="Bring a pain point back as it was")
+@router.post("/painpoints/{pid}/restore", responses=WRITE_ERRORS,
+             summary="Bring a pain point back as it was")
 async def restore_painpoint(request: Request, pid: str,
                             revision: Annotated[int, Query(ge=1)], publish: Publish = False,
                             override: Override = False, message: Message = "") -> JSONResponse:
@@ -150,9 +173,11 @@ def _list_routes(kind: str, can_add: bool) -> None:
         rid = await run(lambda: st.kb.put_entry(kind, eid, body, actor, message))
         return await written(st, rid, actor, publish, override, {"id": eid})
 
-    router.add_api_route(f"/{kind}/{{eid}}", put, methods=["PUT"],
+    router.add_api_route(f"/{kind}/{{eid}}", put, methods=["PUT"], responses=WRITE_ERRORS,
+                         openapi_extra=ENTRY_BODY,
                          summary=f"Edit one of {kind} (body: its corpus schema)")
     router.add_api_route(f"/{kind}/{{eid}}/history", _history(kind), methods=["GET"],
+                         responses=READ_ERRORS,
                          summary=f"The revisions that changed one of {kind}")
     if not can_add:
         return
@@ -176,8 +201,9 @@ def _list_routes(kind: str, can_add: bool) -> None:
         return await written(st, rid, actor, publish, override, {"id": eid})
 
     router.add_api_route(f"/{kind}", add, methods=["POST"], status_code=201,
+                         responses=WRITE_ERRORS, openapi_extra=ENTRY_BODY,
                          summary=f"Add one of {kind}")
-    router.add_api_route(f"/{kind}/{{eid}}", retire, methods=["DELETE"],
+    router.add_api_route(f"/{kind}/{{eid}}", retire, methods=["DELETE"], responses=WRITE_ERRORS,
                          summary=f"Retire one of {kind} (kept in history)")
 
 
@@ -193,7 +219,8 @@ for _kind in LISTS:
 
 
 # -- revisions ----------------------------------------------------------------------------------
-@router.get("/revisions", summary="The history: every revision, newest first")
+@router.get("/revisions", responses=READ_ERRORS,
+            summary="The history: every revision, newest first")
 async def revisions(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100,
                     offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     st = kb_state(request)
@@ -202,7 +229,8 @@ async def revisions(request: Request, limit: Annotated[int, Query(ge=1, le=500)]
             "count": len(rows), "revisions": [revision_json(r) for r in rows]}
 
 
-@router.get("/revisions/{rid}", summary="One revision with its diff against the previous")
+@router.get("/revisions/{rid}", responses=READ_ERRORS,
+            summary="One revision with its diff against the previous")
 async def revision(request: Request, rid: int) -> dict[str, Any]:
     st = kb_state(request)
     view = await run(st.kb.revision, rid)
@@ -210,7 +238,8 @@ async def revision(request: Request, rid: int) -> dict[str, Any]:
             "files": [{"path": f.path, "change": f.status, "diff": f.diff} for f in view.files]}
 
 
-@router.post("/revisions/{rid}/restore", summary="A new revision with this revision's content")
+@router.post("/revisions/{rid}/restore", responses=WRITE_ERRORS,
+             summary="A new revision with this revision's content")
 async def restore(request: Request, rid: int, publish: Publish = False, override: Override = False,
                   message: Message = "") -> JSONResponse:
     actor = writer(request)
@@ -219,9 +248,12 @@ async def restore(request: Request, rid: int, publish: Publish = False, override
     return await written(st, new, actor, publish, override, {"restored": rid})
 
 
-@router.post("/revisions/{rid}/publish", summary="Build, gate and serve this revision")
+@router.post("/revisions/{rid}/publish", responses=WRITE_ERRORS,
+             summary="Build, gate and serve this revision")
 async def publish(request: Request, rid: int, override: Override = False) -> JSONResponse:
     actor = writer(request)
     st = kb_state(request)
     outcome = await run(lambda: st.publisher.publish(rid, actor, override))
-    return JSONResponse(outcome.to_json(), status_code=200 if outcome.published else 409)
+    if not outcome.published:
+        return JSONResponse({"error": outcome.message, "detail": outcome.to_json()}, status_code=409)
+    return JSONResponse(outcome.to_json())
