@@ -93,10 +93,10 @@ def api_schema(engine):  # type: ignore[no-untyped-def]
 def known_values(engine, method: str, path: str):  # type: ignore[no-untyped-def]
     """Cases the spec cannot describe: real ids, filters and questions, so that the 200
     responses (and their schemas) are exercised too, not only the errors of random input."""
-    if path == "/api/painpoints/{pid}":
+    if (method, path) == ("GET", "/api/painpoints/{pid}"):
         return st.fixed_dictionaries({"path_parameters": st.fixed_dictionaries(
             {"pid": st.sampled_from(IDS).flatmap(lambda p: st.sampled_from([p, p.lower()]))})})
-    if path == "/api/painpoints":
+    if (method, path) == ("GET", "/api/painpoints"):
         return st.fixed_dictionaries({"query": st.fixed_dictionaries({}, optional={
             "tech": st.sampled_from(sorted(engine.corpus.technologies)),
             "risk": st.sampled_from(sorted(engine.corpus.risks))})})
