@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api", tags=["api"])
 
 @router.get("/painpoints", response_model=PainPointList,
             responses={400: {"model": ErrorBody, "description": "unknown filter value"}},
-            summary="All twenty pain points with their remedies (twin of /)")
+            summary="All pain points with their remedies (twin of /)")
 async def painpoints(
     catalog: CatalogDep,
     tech: Annotated[str | None, Query(description="keep those with this technology id")] = None,
@@ -30,5 +30,5 @@ async def painpoints(
 @router.get("/painpoints/{pid}", response_model=PainPointDetail, responses={**NOT_FOUND},
             summary="One pain point in full (twin of /p/{pid})")
 async def painpoint(pid: str, catalog: CatalogDep) -> PainPointDetail:
-    """`pid` is P01…P20 (case-insensitive); anything else is a 404."""
+    """`pid` is P01, P02 … (case-insensitive; a bank's own continue at P21); anything else is a 404."""
     return catalog.detail(pid)
