@@ -79,6 +79,9 @@ def test_put_the_get_shape_history_and_a_422_naming_the_field(client: TestClient
     rev = client.get("/api/revisions/2").json()
     assert rev["author"] == "wang.li" and rev["message"] == "英文标题" and rev["published_at"] is None
     assert "+title_en: Raising cheap deposits" in rev["files"][0]["diff"]
+    assert client.get("/api/audit").status_code == 401
+    audit = client.get("/api/audit", headers=AUTH).json()["entries"]
+    assert (audit[0]["actor"], audit[0]["action"], audit[0]["target"]) == ("wang.li", "edit", "revision/2")
     hist = client.get("/api/painpoints/P02/history").json()
     assert [h["id"] for h in hist["revisions"]] == [2, 1]
     assert client.get("/api/painpoints/P02").json()["title_en"] != "Raising cheap deposits"  # unpublished
@@ -171,3 +174,18 @@ def test_accepted_feedback_improves_the_answer_after_republishing(client: TestCl
     after = client.get("/api/search", params={"q": NOT_A_PAIN}).json()
     assert not after["matched"] and after["in_scope"] < before["in_scope"]
     assert client.get("/api/feedback", headers=AUTH).json()["corrections"] == []
+
+
+@pytest.mark.slow  # builds an index
+def test_a_second_worker_follows_a_publish(kb_env: Settings, tiny_engine) -> None:  # type: ignore[no-untyped-def]
+    """Two workers (or replicas) on one database: what one publishes, the other serves."""
+    a, b = create_app(tiny_engine, kb_env), create_app(tiny_engine, kb_env)
+    with TestClient(a) as ca, TestClient(b) as cb:
+        body = ca.get("/api/painpoints/P01").json()
+        body["title_en"] = "Yield is getting scarce"
+        r = ca.put("/api/painpoints/P01", json=body, headers=AUTH, params={"publish": "true"})
+        assert r.status_code == 200 and r.json()["published"]["published"], r.text
+        assert cb.get("/api/painpoints/P01").json()["title_en"] != "Yield is getting scarce"
+        assert b.state.kb.follow_once()  # what its poller does every few seconds
+        assert cb.get("/api/painpoints/P01").json()["title_en"] == "Yield is getting scarce"
+        assert not b.state.kb.follow_once()  # nothing newer

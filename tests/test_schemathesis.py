@@ -72,6 +72,7 @@ OPERATIONS: dict[tuple[str, str], int] = {
     ("GET", "/api/feedback"): 5,
     ("POST", "/api/feedback/{fid}/accept"): 5,
     ("POST", "/api/feedback/{fid}/reject"): 5,
+    ("GET", "/api/audit"): 5,
 }
 #: The machine routes need a key when keys are configured (and loopback otherwise; the
 #: ASGI transport is not loopback): every case carries one, as a chat platform's would.

@@ -257,3 +257,12 @@ async def publish(request: Request, rid: int, override: Override = False) -> JSO
     if not outcome.published:
         return JSONResponse({"error": outcome.message, "detail": outcome.to_json()}, status_code=409)
     return JSONResponse(outcome.to_json())
+
+
+@router.get("/audit", responses={**READ_ERRORS, 401: WRITE_ERRORS[401]},
+            summary="Every write, sign-in failure and publish decision, newest first (admin)")
+async def audit(request: Request, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> dict[str, Any]:
+    writer(request)
+    st = kb_state(request)
+    rows = await run(st.kb.store.audits, limit)
+    return {"count": len(rows), "entries": [r.__dict__ for r in rows]}
