@@ -86,9 +86,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture(scope="module")
-def api_schema(engine):  # type: ignore[no-untyped-def]
+def api_schema(engine, data_dir):  # type: ignore[no-untyped-def]
+    # data: the revision database (feedback posts create it) beside the session's index
     return schemathesis.openapi.from_asgi(
-        "/openapi.json", create_app(engine, Settings(api_keys=[KEY])))
+        "/openapi.json", create_app(engine, Settings(api_keys=[KEY], data=data_dir)))
 
 
 def known_values(engine, method: str, path: str):  # type: ignore[no-untyped-def]

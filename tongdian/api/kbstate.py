@@ -70,11 +70,12 @@ class KBState:
                     kb.store.mark_published(rid, {"by": "system", "note": "the corpus the "
                                                   "server was serving when the history began"})
                     self.revision = rid
-                elif self.revision is None and kb.store.published() is not None:
-                    pub = kb.store.published()
-                    row = kb.store.revision(pub) if pub else None
-                    if row is not None and row.meta.get("digest") == engine.corpus.digest:
-                        self.revision = pub
+                elif self.revision is None:
+                    # which published revision is this engine? (a worker started before the
+                    # latest publish serves an older one, and will follow)
+                    self.revision = next(
+                        (r.id for r in kb.store.revisions(limit=1_000_000)
+                         if r.published_at and r.meta.get("digest") == engine.corpus.digest), None)
                 self._kb = kb
             return self._kb
 
@@ -105,10 +106,12 @@ class KBState:
             if not kb_exists(self.settings, self.kbs):
                 return False
         pub = self.kb.store.published()
-        if pub is None or (self.revision is not None and pub <= self.revision):
+        # an app that does not serve a revision of this knowledge base (started on another
+        # corpus) must not be switched to it behind its operator's back
+        if pub is None or self.revision is None or pub <= self.revision:
             return False
         with self.publisher._lock:  # not while this process publishes itself
-            if self.revision is not None and pub <= self.revision:
+            if pub <= self.revision:
                 return False
             old: Engine = self.app.state.engine
             engine, _ = build_revision_engine(self.settings, self.kb, pub, old.embedder, old)
