@@ -97,3 +97,19 @@ def test_feedback_form_on_the_search_page_and_the_review_page(client: TestClient
     rev = client.get(r.headers["location"]).text
     assert "calibration/out_of_scope.yaml" in rev and "柜台排队太久了" in rev
     assert "没有待审核的纠正" in client.get("/admin/feedback").text
+
+
+@pytest.mark.slow  # publishes: builds and gates an index
+def test_accepting_on_the_review_page_improves_the_answer_after_republishing(client: TestClient) -> None:
+    query = "手机银行老是闪退，客户投诉很多"  # answered with P02 here, but none of the three
+    assert client.get("/api/search", params={"q": query}).json()["matched"]
+    page = client.get("/search", params={"q": query}).text
+    shown = re.search(r'name="shown" value="([^"]*)"', page).group(1)  # type: ignore[union-attr]
+    assert client.post("/feedback", data={"query": query, "shown": shown, "useful": "false",
+                                          "correction": "不是痛点"}).status_code == 201
+    csrf = sign_in(client)
+    review = client.get("/admin/feedback").text
+    fid = re.search(r'/admin/feedback/(\d+)/accept', review).group(1)  # type: ignore[union-attr]
+    r = client.post(f"/admin/feedback/{fid}/accept", data={"csrf": csrf, "publish": "true"})
+    assert r.status_code == 200 and "已发布" in r.text, r.text[-800:]
+    assert not client.get("/api/search", params={"q": query}).json()["matched"]
