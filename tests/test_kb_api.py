@@ -189,3 +189,28 @@ def test_a_second_worker_follows_a_publish(kb_env: Settings, tiny_engine) -> Non
         assert b.state.kb.follow_once()  # what its poller does every few seconds
         assert cb.get("/api/painpoints/P01").json()["title_en"] == "Yield is getting scarce"
         assert not b.state.kb.follow_once()  # nothing newer
+
+
+@pytest.mark.slow  # builds indexes
+def test_a_restart_imports_corpus_changes_only_when_nobody_edited(
+        db_url: str, tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import shutil
+
+    from tongdian.core.kb import KnowledgeBase
+
+    monkeypatch.setenv("TONGDIAN_DB_URL", db_url)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus, corpus)
+    s = Settings(corpus=corpus, data=tmp_path / "d")
+    kb = KnowledgeBase.open(s)
+    assert kb.ensure_initial() == 1 and kb.store.published() == 1
+    f = corpus / "painpoints" / "P01.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("title_en: ", "title_en: Now ", 1), encoding="utf-8")
+    engine, rev = open_served_engine(s)  # a git pull changed corpus/: imported and served
+    assert rev == 2 and engine.corpus.by_id["P01"].title_en.startswith("Now ")
+    assert kb.store.revision(2).message == "corpus directory changed on disk"  # type: ignore[union-attr]
+    kb.put_painpoint("P01", {"title": "高收益资产难寻"}, "editor")  # an edit through tongdian (a draft)
+    f.write_text(f.read_text(encoding="utf-8").replace("title_en: Now ", "title_en: Later ", 1), encoding="utf-8")
+    engine, rev = open_served_engine(s)  # now the history wins: no silent import over the edit
+    assert rev == 2 and kb.store.head() == 3
+    assert engine.corpus.by_id["P01"].title_en.startswith("Now ")

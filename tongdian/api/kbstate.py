@@ -66,10 +66,7 @@ class KBState:
                 kb = KnowledgeBase.open(self.settings, self.kbs, source=engine.corpus.root)
                 head = kb.store.head()
                 if head is None:
-                    rid = kb.ensure_initial()
-                    kb.store.mark_published(rid, {"by": "system", "note": "the corpus the "
-                                                  "server was serving when the history began"})
-                    self.revision = rid
+                    self.revision = kb.ensure_initial()  # the served corpus, published
                 elif self.revision is None:
                     # which published revision is this engine? (a worker started before the
                     # latest publish serves an older one, and will follow)

@@ -198,6 +198,18 @@ def open_served_engine(settings: Settings, rebuild: bool | None = None, progress
     pub = kb.store.published()
     row = kb.store.revision(pub) if pub is not None else None
     source_digest = load_corpus(Path(settings.corpus)).digest
+    head = kb.store.revision(kb.store.head() or 0)
+    if (row is not None and head is not None and head.id == row.id and row.action == "import"
+            and row.meta.get("digest") != source_digest):
+        # nobody edited through tongdian since the last import, and corpus/ changed on disk
+        # (a git pull, an upgrade): that is the new knowledge, recorded as a revision
+        rid = kb.import_dir(Path(settings.corpus), "system", "corpus directory changed on disk")
+        kb.store.mark_published(rid, {"by": "system", "note": "re-imported at start-up"})
+        return Engine.open(settings, rebuild=rebuild, progress=progress, on_step=on_step,
+                           embedder=embedder), rid
+    if row is not None and row.meta.get("digest") != source_digest:
+        log.warning("serving revision %s of the knowledge base; %s differs from it (import it "
+                    "with `tongdian revisions import` to serve it)", row.id, settings.corpus)
     if row is None or row.meta.get("digest") == source_digest:
         engine = Engine.open(settings, rebuild=rebuild, progress=progress, on_step=on_step,
                              embedder=embedder)
