@@ -26,6 +26,7 @@ def test_snapshots_round_trip_and_share_blobs(db_url: str, tmp_path: Path) -> No
     assert (r1, r2) == (1, 2)
     assert s.files(1) == {"a.yaml": b"one", "b/c.txt": "二".encode()}
     assert s.files(2)["b/c.txt"] == b"changed"
+    assert s.file(2, "b/c.txt") == b"changed" and s.file(2, "nope") is None
     rev = s.revision(2)
     assert rev is not None and rev.author == "bob" and rev.parent == 1 and rev.published_at is None
     assert [r.id for r in s.revisions()] == [2, 1]

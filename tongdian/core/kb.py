@@ -168,13 +168,14 @@ class KnowledgeBase:
         out: list[tuple[RevisionRow, FileDiff]] = []
         rows = list(reversed(self.store.revisions(limit=1_000_000)))
         prev: dict[str, Any] | None = None
+        path = kbedit.entry_path(kind, eid)
         for row in rows:
-            cur = self._entry(self.store.files(row.id), kind, eid)
+            body = self.store.file(row.id, path)
+            cur = None if body is None else self._entry({path: body}, kind, eid)
             if cur != prev:
                 old = kbedit.dump_yaml(prev) if prev is not None else b""
                 new = kbedit.dump_yaml(cur) if cur is not None else b""
                 status = "added" if prev is None else "removed" if cur is None else "changed"
-                path = kbedit.entry_path(kind, eid)
                 d = diff_files({path: old} if old else {}, {path: new} if new else {})
                 out.append((row, d[0] if d else FileDiff(path, status, "")))
             prev = cur
@@ -185,6 +186,8 @@ class KnowledgeBase:
         if kind == "painpoints":
             body = files.get(kbedit.painpoint_path(eid))
             return None if body is None else kbedit.load_yaml(body)  # type: ignore[no-any-return]
+        if kbedit.LISTS[kind][0] not in files:
+            return None
         return next((e for e in kbedit.list_entries(files, kind) if e.get("id") == eid), None)
 
     # -- writing -------------------------------------------------------------------------------

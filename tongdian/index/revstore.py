@@ -90,6 +90,7 @@ class RevisionStore(Protocol):
     def revision(self, rid: int) -> RevisionRow | None: ...
     def revisions(self, limit: int = 100, offset: int = 0) -> list[RevisionRow]: ...
     def files(self, rid: int) -> dict[str, bytes]: ...
+    def file(self, rid: int, path: str) -> bytes | None: ...
     def paths_ever(self) -> set[str]: ...
     def mark_published(self, rid: int, info: dict[str, Any]) -> None: ...
     def add_feedback(self, query: str, shown: list[str], revision: int | None,
@@ -292,6 +293,13 @@ class SqlRevisionStore:
             rows = cur.all("SELECT f.path, b.body FROM revision_files f JOIN blobs b"
                            " ON b.sha = f.sha WHERE f.revision = ? ORDER BY f.path", (rid,))
         return {p: bytes(body) for p, body in rows}
+
+    def file(self, rid: int, path: str) -> bytes | None:
+        """One file of a revision (an entry's history reads one file per revision)."""
+        with self._read() as cur:
+            row = cur.one("SELECT b.body FROM revision_files f JOIN blobs b ON b.sha = f.sha"
+                          " WHERE f.revision = ? AND f.path = ?", (rid, path))
+        return None if row is None else bytes(row[0])
 
     def paths_ever(self) -> set[str]:
         with self._read() as cur:
