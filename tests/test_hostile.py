@@ -75,6 +75,49 @@ EXPECTED_ROUTES = {
     ("POST", "/retrieval"),
     ("ANY", "/mcp"),  # the MCP SDK's ASGI app: it answers every method itself
 }
+#: The knowledge base (issue 13): every route with a concrete URL and what an anonymous,
+#: hostile caller gets on this server, which has no admin token: writes 401, forms 401 or a
+#: redirect to sign in, reads 200/404, feedback 201/422. Never a 500.
+KB_ROUTES: dict[tuple[str, str], tuple[str, set[int]]] = {
+    ("POST", "/api/painpoints"): ("/api/painpoints", {401}),
+    ("PUT", "/api/painpoints/{pid}"): ("/api/painpoints/P04", {401}),
+    ("DELETE", "/api/painpoints/{pid}"): ("/api/painpoints/P04", {401}),
+    ("GET", "/api/painpoints/{pid}/history"): ("/api/painpoints/P04/history", {200}),
+    ("POST", "/api/painpoints/{pid}/restore"): ("/api/painpoints/P04/restore?revision=1", {401}),
+    ("PUT", "/api/risks/{eid}"): ("/api/risks/credit", {401}),
+    ("GET", "/api/risks/{eid}/history"): ("/api/risks/credit/history", {200}),
+    ("POST", "/api/technologies"): ("/api/technologies", {401}),
+    ("PUT", "/api/technologies/{eid}"): ("/api/technologies/big_data", {401}),
+    ("DELETE", "/api/technologies/{eid}"): ("/api/technologies/big_data", {401}),
+    ("GET", "/api/technologies/{eid}/history"): ("/api/technologies/big_data/history", {200}),
+    ("POST", "/api/cases"): ("/api/cases", {401}),
+    ("PUT", "/api/cases/{eid}"): ("/api/cases/bigdata_marketing", {401}),
+    ("DELETE", "/api/cases/{eid}"): ("/api/cases/bigdata_marketing", {401}),
+    ("GET", "/api/cases/{eid}/history"): ("/api/cases/bigdata_marketing/history", {200}),
+    ("GET", "/api/revisions"): ("/api/revisions", {200}),
+    ("GET", "/api/revisions/{rid}"): ("/api/revisions/1", {200}),
+    ("POST", "/api/revisions/{rid}/restore"): ("/api/revisions/1/restore", {401}),
+    ("POST", "/api/revisions/{rid}/publish"): ("/api/revisions/1/publish", {401}),
+    ("POST", "/api/feedback"): ("/api/feedback", {201, 400, 415, 422}),
+    ("GET", "/api/feedback"): ("/api/feedback", {401}),
+    ("POST", "/api/feedback/{fid}/accept"): ("/api/feedback/1/accept", {401}),
+    ("POST", "/api/feedback/{fid}/reject"): ("/api/feedback/1/reject", {401}),
+    ("GET", "/api/audit"): ("/api/audit", {401}),
+    ("GET", "/admin/login"): ("/admin/login?next=//evil.example", {200}),
+    ("POST", "/admin/login"): ("/admin/login", {401, 422}),
+    ("POST", "/admin/logout"): ("/admin/logout", {303}),
+    ("GET", "/history"): ("/history", {200}),
+    ("GET", "/history/{rid}"): ("/history/1", {200}),
+    ("POST", "/history/{rid}/restore"): ("/history/1/restore", {401, 422}),
+    ("POST", "/history/{rid}/publish"): ("/history/1/publish", {401, 422}),
+    ("GET", "/admin/p/{pid}/edit"): ("/admin/p/P04/edit", {303}),
+    ("POST", "/admin/p/{pid}/edit"): ("/admin/p/P04/edit", {401}),
+    ("POST", "/admin/p/{pid}/retire"): ("/admin/p/P04/retire", {401, 422}),
+    ("POST", "/feedback"): ("/feedback", {201, 422}),
+    ("GET", "/admin/feedback"): ("/admin/feedback", {303}),
+    ("POST", "/admin/feedback/{fid}/{action}"): ("/admin/feedback/1/accept", {401, 422}),
+}
+EXPECTED_ROUTES |= set(KB_ROUTES)
 MACHINE_PREFIXES = ("/v1/", "/retrieval", "/mcp")
 
 
@@ -672,10 +715,10 @@ CONCRETE: dict[str, tuple[tuple[str, str], set[str]]] = {
     "/openapi.json": (("GET", "/openapi.json"), {"GET"}),
     "/api/search": (("GET", "/api/search"), {"GET", "POST"}),
     "/api/chat": (("POST", "/api/chat"), {"POST"}),
-    "/api/painpoints": (("GET", "/api/painpoints"), {"GET"}),
-    "/api/painpoints/P04": (("GET", "/api/painpoints/{pid}"), {"GET"}),
+    "/api/painpoints": (("GET", "/api/painpoints"), {"GET", "POST"}),
+    "/api/painpoints/P04": (("GET", "/api/painpoints/{pid}"), {"GET", "PUT", "DELETE"}),
     "/api/risks": (("GET", "/api/risks"), {"GET"}),
-    "/api/technologies": (("GET", "/api/technologies"), {"GET"}),
+    "/api/technologies": (("GET", "/api/technologies"), {"GET", "POST"}),
     "/api/health": (("GET", "/api/health"), {"GET"}),
     "/": (("GET", "/"), {"GET"}),
     "/p/P04": (("GET", "/p/{pid}"), {"GET"}),
@@ -718,6 +761,25 @@ def test_head_and_options_are_never_server_errors(client: TestClient, path: str)
         assert "default-src 'none'" in r.headers["content-security-policy"]
 
 
+KB_BODIES = [b"", b"{", b"[]", b'{"query": "\\u0000' + "网点".encode() + b'"}', b"query=%00&correction=P7x",
+             b'{"title": "<script>alert(1)</script>", "examples": ["x"]}', b"\xff\xfe" * 40]
+
+
+@pytest.mark.parametrize("route", list(KB_ROUTES), ids=[f"{m} {p}" for m, p in KB_ROUTES])
+def test_hostile_knowledge_base_calls(client: TestClient, route: tuple[str, str]) -> None:
+    """Anonymous calls with broken bodies: writes are refused, nothing crashes, nothing is
+    written (the revision list stays one revision long)."""
+    method, _ = route
+    url, expect = KB_ROUTES[route]
+    for body in KB_BODIES if method in ("POST", "PUT") else [b""]:
+        for ctype in ("application/json", "application/x-www-form-urlencoded"):
+            r = client.request(method, url, content=body, headers={"content-type": ctype})
+            check_response(r, expect | {404} if "{" in route[1] else expect, api=is_api_path(url))
+            if r.status_code in (301, 302, 303, 307):
+                assert r.headers["location"].startswith("/") and not r.headers["location"].startswith("//")
+    assert [x["id"] for x in client.get("/api/revisions").json()["revisions"]] == [1]
+
+
 # -- coverage of the matrices, and the server afterwards -----------------------------------------
 
 
@@ -753,6 +815,7 @@ def test_matrices_cover_every_route(client: TestClient) -> None:
     exercised |= {r for u in RAW_URLS if (r := _route_of(u[1])) is not None}
     exercised |= {route for route, _ in CONCRETE.values()}
     exercised |= {("POST", p) for _, p, _ in BODY_ROUTES}
+    exercised |= set(KB_ROUTES)
     assert exercised == EXPECTED_ROUTES
 
 

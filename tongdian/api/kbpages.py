@@ -23,7 +23,7 @@ from .auth import key_matches
 from .errors import ApiError
 from .kbstate import kb_state
 from .pages import page
-from .routes.revisions import kb_errors
+from .routes.revisions import FeedbackId, RevisionId, kb_errors
 
 router = APIRouter(include_in_schema=False)
 
@@ -110,7 +110,7 @@ async def history(request: Request, entry: Annotated[str | None, Query(max_lengt
 
 
 @router.get("/history/{rid}", response_class=HTMLResponse)
-async def revision_page(request: Request, rid: int) -> Response:
+async def revision_page(request: Request, rid: RevisionId) -> Response:
     st = kb_state(request)
     view = await _run(st.kb.revision, rid)
     return page(request, "kb_revision.html", _ctx(request, view=view, served=st.revision,
@@ -122,7 +122,7 @@ def _form_writer(request: Request, csrf: str) -> str:
 
 
 @router.post("/history/{rid}/restore")
-async def restore(request: Request, rid: int, csrf: Annotated[str, Form()] = "",
+async def restore(request: Request, rid: RevisionId, csrf: Annotated[str, Form()] = "",
                   message: Annotated[str, Form(max_length=500)] = "") -> Response:
     actor = _form_writer(request, csrf)
     st = kb_state(request)
@@ -131,7 +131,7 @@ async def restore(request: Request, rid: int, csrf: Annotated[str, Form()] = "",
 
 
 @router.post("/history/{rid}/publish", response_class=HTMLResponse)
-async def publish(request: Request, rid: int, csrf: Annotated[str, Form()] = "",
+async def publish(request: Request, rid: RevisionId, csrf: Annotated[str, Form()] = "",
                   override: Annotated[bool, Form()] = False) -> Response:
     actor = _form_writer(request, csrf)
     st = kb_state(request)
@@ -269,7 +269,7 @@ async def review(request: Request) -> Response:
 
 
 @router.post("/admin/feedback/{fid}/{action}", response_class=HTMLResponse)
-async def resolve(request: Request, fid: int, action: str, csrf: Annotated[str, Form()] = "",
+async def resolve(request: Request, fid: FeedbackId, action: str, csrf: Annotated[str, Form()] = "",
                   publish: Annotated[bool, Form()] = False,
                   override: Annotated[bool, Form()] = False) -> Response:
     actor = _form_writer(request, csrf)

@@ -53,7 +53,7 @@ class FeedbackIn(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     shown: list[str] = Field(default_factory=list, max_length=20,
                              description="ids of the answer shown, best first")
-    revision: int | None = Field(None, ge=1, description="the revision that answered "
+    revision: int | None = Field(None, ge=1, le=2**62, description="the revision that answered "
                                  "(default: the one this server serves)")
     useful: bool | None = Field(None, description="was the answer useful?")
     correction: str | None = Field(None, max_length=40,

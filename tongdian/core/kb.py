@@ -24,8 +24,10 @@ from tongdian.core.config import Settings, source_checkout
 from tongdian.core.kbedit import EditError, Files
 from tongdian.index.revstore import RevisionRow, RevisionStore, open_store
 
-#: Default P@1 / rejection drop (absolute) the gate tolerates: one dev query in fifty.
-GATE_MARGIN = 0.02
+#: Default P@1 / rejection drop (absolute) the gate tolerates. Refitting the ranker moves
+#: borderline answers: adding one example to P04 flipped one of the 40 in-scope queries of
+#: real_dev's tune half (0.725 → 0.700); 0.03 lets one query in forty flip, not two.
+GATE_MARGIN = 0.03
 #: Revisions listed per page of history.
 HISTORY_PAGE = 100
 

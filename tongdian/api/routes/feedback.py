@@ -16,7 +16,15 @@ from tongdian.core import feedback as fb
 from ..bodies import ERRORS, body_doc, parse_body
 from ..kbauth import writer
 from ..kbstate import kb_state
-from .revisions import READ_ERRORS, WRITE_ERRORS, Override, Publish, run, written
+from .revisions import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    FeedbackId,
+    Override,
+    Publish,
+    run,
+    written,
+)
 
 router = APIRouter(prefix="/api", tags=["feedback"])
 
@@ -47,7 +55,7 @@ async def list_feedback(request: Request,
 
 @router.post("/feedback/{fid}/accept", responses=WRITE_ERRORS,
              summary="Add the query as a statement of its correction, in a new revision")
-async def accept(request: Request, fid: int, publish: Publish = False,
+async def accept(request: Request, fid: FeedbackId, publish: Publish = False,
                  override: Override = False) -> JSONResponse:
     actor = writer(request)
     st = kb_state(request)
@@ -56,7 +64,7 @@ async def accept(request: Request, fid: int, publish: Publish = False,
 
 
 @router.post("/feedback/{fid}/reject", responses=WRITE_ERRORS, summary="Close a correction without changing anything")
-async def reject(request: Request, fid: int) -> dict[str, Any]:
+async def reject(request: Request, fid: FeedbackId) -> dict[str, Any]:
     actor = writer(request)
     st = kb_state(request)
     ids = await run(fb.reject, st.kb, fid, actor)

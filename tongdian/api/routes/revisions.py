@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from tongdian.core.kbedit import LISTS, EditError, EntryMissing
@@ -48,6 +48,10 @@ ENTRY_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
 Publish = Annotated[bool, Query(description="publish the new revision now, through the gate")]
 Override = Annotated[bool, Query(description="publish even if the gate refuses (recorded)")]
 Message = Annotated[str, Query(max_length=500, description="why: recorded in the history")]
+#: Revision and feedback numbers: positive, and within a 64-bit column on every backend.
+MAX_ID = 2**62
+RevisionId = Annotated[int, Path(ge=1, le=MAX_ID, description="a revision number")]
+FeedbackId = Annotated[int, Path(ge=1, le=MAX_ID, description="a feedback number")]
 
 
 @contextlib.contextmanager
@@ -91,7 +95,7 @@ async def run(fn: Any, *args: Any) -> Any:
         return await anyio.to_thread.run_sync(fn, *args)
 
 
-async def written(st: KBState, rid: int, actor: str, publish: bool, override: bool,
+async def written(st: KBState, rid: RevisionId, actor: str, publish: bool, override: bool,
                   extra: dict[str, Any] | None = None, status: int = 200) -> JSONResponse:
     body: dict[str, Any] = {"revision": rid, **(extra or {}), "published": None}
     if publish:
@@ -144,7 +148,7 @@ async def painpoint_history(request: Request, pid: str) -> dict[str, Any]:
 @router.post("/painpoints/{pid}/restore", responses=WRITE_ERRORS,
              summary="Bring a pain point back as it was")
 async def restore_painpoint(request: Request, pid: str,
-                            revision: Annotated[int, Query(ge=1)], publish: Publish = False,
+                            revision: Annotated[int, Query(ge=1, le=MAX_ID)], publish: Publish = False,
                             override: Override = False, message: Message = "") -> JSONResponse:
     actor = writer(request)
     st = kb_state(request)
@@ -231,7 +235,7 @@ async def revisions(request: Request, limit: Annotated[int, Query(ge=1, le=500)]
 
 @router.get("/revisions/{rid}", responses=READ_ERRORS,
             summary="One revision with its diff against the previous")
-async def revision(request: Request, rid: int) -> dict[str, Any]:
+async def revision(request: Request, rid: RevisionId) -> dict[str, Any]:
     st = kb_state(request)
     view = await run(st.kb.revision, rid)
     return {**revision_json(view.row), "publish_info": view.row.publish_info,
@@ -240,7 +244,7 @@ async def revision(request: Request, rid: int) -> dict[str, Any]:
 
 @router.post("/revisions/{rid}/restore", responses=WRITE_ERRORS,
              summary="A new revision with this revision's content")
-async def restore(request: Request, rid: int, publish: Publish = False, override: Override = False,
+async def restore(request: Request, rid: RevisionId, publish: Publish = False, override: Override = False,
                   message: Message = "") -> JSONResponse:
     actor = writer(request)
     st = kb_state(request)
@@ -250,7 +254,7 @@ async def restore(request: Request, rid: int, publish: Publish = False, override
 
 @router.post("/revisions/{rid}/publish", responses=WRITE_ERRORS,
              summary="Build, gate and serve this revision")
-async def publish(request: Request, rid: int, override: Override = False) -> JSONResponse:
+async def publish(request: Request, rid: RevisionId, override: Override = False) -> JSONResponse:
     actor = writer(request)
     st = kb_state(request)
     outcome = await run(lambda: st.publisher.publish(rid, actor, override))
