@@ -98,12 +98,23 @@ class RevisionView:
     files: list[FileDiff] = field(default_factory=list)
 
 
+def _normalised(path: str, body: bytes | None) -> bytes | None:
+    """YAML as the editor writes it, so a diff shows what changed, not how it was quoted
+    (the first edit of a hand-written file rewrites its flow lists and quotes)."""
+    if body is None or not path.endswith(".yaml"):
+        return body
+    try:
+        return kbedit.dump_yaml(kbedit.load_yaml(body))
+    except ValueError:
+        return body
+
+
 def diff_files(old: Files, new: Files) -> list[FileDiff]:
     out = []
     for path in sorted(set(old) | set(new)):
-        a, b = old.get(path), new.get(path)
-        if a == b:
+        if old.get(path) == new.get(path):
             continue
+        a, b = _normalised(path, old.get(path)), _normalised(path, new.get(path))
         status = "added" if a is None else "removed" if b is None else "changed"
         lines = difflib.unified_diff(
             (a or b"").decode("utf-8").splitlines(keepends=True),
