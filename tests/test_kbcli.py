@@ -48,3 +48,23 @@ def test_export_edit_import_and_feedback_export(db_url: str, tiny_corpus: Path, 
     assert [(x["query"], x["primary"]) for x in lines] == [("理财经理人手不够", []), ("吸存太贵了", ["P02"])]
     qs = load_queries(tmp_path / "fb.jsonl")  # what `tongdian eval` reads
     assert [q.in_scope for q in qs] == [False, True]
+
+
+@pytest.mark.slow  # builds and gates an index
+def test_import_and_publish_from_the_shell(db_url: str, tiny_corpus: Path, tmp_path: Path,  # noqa: F811
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TONGDIAN_DB_URL", db_url)
+    monkeypatch.setenv("TONGDIAN_CORPUS", str(tiny_corpus))
+    monkeypatch.setenv("TONGDIAN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("TONGDIAN_GATE_SETS", str(Path(__file__).parent / "fixtures" / "gate_tiny.jsonl"))
+    run = CliRunner().invoke
+    assert run(app, ["revisions", "export", "head", str(tmp_path / "out")]).exit_code == 0
+    (tmp_path / "out" / "painpoints" / "P01.yaml").unlink()  # retiring P01 breaks G001/G002
+    r = run(app, ["revisions", "import", str(tmp_path / "out"), "--publish"])
+    assert r.exit_code == 1 and "broke G001" in r.output and "refused" in r.output
+    r = run(app, ["revisions", "publish", "head", "--override", "--author", "ops"])
+    assert r.exit_code == 0 and "despite the gate" in r.output
+    kb = KnowledgeBase.open(Settings(), source=tiny_corpus)
+    row = kb.store.revision(2)
+    assert row is not None and row.publish_info and row.publish_info["override"] is True
+    assert row.publish_info["by"] == "ops"
