@@ -154,6 +154,11 @@ def test_add_a_painpoint_over_the_api(client: TestClient) -> None:
     assert r.status_code == 201 and r.json()["id"] == "P04", r.text
     r = client.post("/api/painpoints", json={**body, "examples": ["太少"]}, headers=AUTH)
     assert r.status_code == 422 and r.json()["detail"]["problems"][0]["field"] == "examples"
+    # an entry larger than a search body may be (64 KB) is still an edit, not a 413
+    many = [f"第{i}位客户经理说：外拓扫楼一整天，加到的微信没有几个能转化成开户" for i in range(2000)]
+    r = client.post("/api/painpoints", json={**body, "examples": many}, headers=AUTH)
+    assert len(r.request.content) > 100_000 and r.status_code == 201, r.text[:300]
+    assert client.post("/api/search", json={"q": "x" * 100_000}).status_code == 413
 
 
 @pytest.mark.slow  # builds and gates new indexes
@@ -214,3 +219,23 @@ def test_a_restart_imports_corpus_changes_only_when_nobody_edited(
     engine, rev = open_served_engine(s)  # now the history wins: no silent import over the edit
     assert rev == 2 and kb.store.head() == 3
     assert engine.corpus.by_id["P01"].title_en.startswith("Now ")
+
+
+def test_risks_and_technologies_take_their_get_shape(client: TestClient) -> None:
+    risk = next(r for r in client.get("/api/risks").json()["risks"] if r["id"] == "credit")
+    risk["controls"] = [*risk["controls"], "按季度回测评分卡"]
+    r = client.put("/api/risks/credit", json=risk, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert "按季度回测评分卡" in client.get(f"/api/revisions/{r.json()['revision']}").json()["files"][0]["diff"]
+    r = client.put("/api/risks/credit", json={**risk, "controls": []}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"]["problems"][0]["field"] == "controls"
+    assert client.post("/api/risks", json=risk, headers=AUTH).status_code == 405  # seven, fixed
+    tech = {"id": "quantum", "name": "量子计算", "name_en": "Quantum computing", "kind": "technology"}
+    r = client.post("/api/technologies", json=tech, headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert client.post("/api/technologies", json=tech, headers=AUTH).status_code == 409
+    r = client.delete("/api/technologies/big_data", headers=AUTH)  # still used by approaches
+    assert r.status_code == 422 and "unknown technology id 'big_data'" in r.text
+    assert client.delete("/api/technologies/quantum", headers=AUTH).status_code == 200
+    hist = client.get("/api/technologies/quantum/history").json()
+    assert [h["change"] for h in hist["revisions"]][:2] == ["removed", "added"]

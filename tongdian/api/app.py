@@ -23,6 +23,7 @@ from tongdian.core.engine import Engine
 from . import kbpages, pages
 from .auth import MCP_PATH, MachineAuthMiddleware
 from .handlers import install_error_handlers
+from .kbauth import edit_body_limit
 from .kbstate import Live, install_kb
 from .mcp_server import StatelessMCPEndpoint, build_mcp_server
 from .middleware import MAX_BODY_BYTES, BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -100,7 +101,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
 
     # outermost last: security headers also cover the body-limit's 413 and auth refusals
     app.add_middleware(MachineAuthMiddleware, keys=keys)
-    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES, limit_for=edit_body_limit)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

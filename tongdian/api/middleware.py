@@ -79,14 +79,16 @@ class BodyLimitMiddleware:
     chunked body is counted as it streams and refused as soon as it passes the limit.
     """
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES,
+                 limit_for: Callable[[Scope], int | None] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.limit_for = limit_for  # a larger limit for some routes (knowledge-base edits)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, limit: int) -> None:
         resp = JSONResponse(
-            {"error": f"request body too large: the limit is {self.limit} bytes",
-             "detail": {"limit_bytes": self.limit}},
+            {"error": f"request body too large: the limit is {limit} bytes",
+             "detail": {"limit_bytes": limit}},
             status_code=413,
         )
         await send({"type": "http.response.start", "status": resp.status_code,
@@ -97,14 +99,15 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = (self.limit_for(scope) if self.limit_for else None) or self.limit
         for k, v in scope.get("headers", []):
             if k == b"content-length":
                 try:
                     declared = int(v)
                 except ValueError:
                     declared = -1
-                if declared < 0 or declared > self.limit:
-                    await self._reject(send)
+                if declared < 0 or declared > limit:
+                    await self._reject(send, limit)
                     return
         seen = 0
         started = False
@@ -114,7 +117,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _BodyTooLarge
             return message
 
@@ -128,4 +131,4 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, limit)

@@ -296,13 +296,17 @@ def put_list_entry(files: Files, kind: str, eid: str, body: dict[str, Any],
     path, key, model = LISTS[kind]
     if not isinstance(body, dict):
         raise EditError([("body", "expected a JSON object")])
-    data = {k: v for k, v in body.items() if k not in ("painpoints",) or kind == "cases"}
-    if data.setdefault("id", eid) != eid:
-        raise EditError([("id", f"the body says {data.get('id')!r} but the URL says {eid}")])
-    check_model(model, data)
     doc = load_yaml(files[path])
     items = list(doc.get(key) or [])
     pos = next((i for i, it in enumerate(items) if it.get("id") == eid), None)
+    # what GET returns besides the schema (the pain points carrying a risk or using a
+    # technology) is derived, and what it leaves out (a risk's source) keeps its value
+    data = {k: v for k, v in body.items() if k != "painpoints" or kind == "cases"}
+    if not create and pos is not None:
+        data = {**items[pos], **data}
+    if data.setdefault("id", eid) != eid:
+        raise EditError([("id", f"the body says {data.get('id')!r} but the URL says {eid}")])
+    check_model(model, data)
     if create and pos is not None:
         raise EditError([("id", f"{kind} {eid!r} already exists")], status=409)
     if not create and pos is None:
