@@ -239,3 +239,16 @@ def test_risks_and_technologies_take_their_get_shape(client: TestClient) -> None
     assert client.delete("/api/technologies/quantum", headers=AUTH).status_code == 200
     hist = client.get("/api/technologies/quantum/history").json()
     assert [h["change"] for h in hist["revisions"]][:2] == ["removed", "added"]
+
+
+def test_a_database_that_is_down_is_a_503_and_search_goes_on(
+        tiny_engine, tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TONGDIAN_DB_URL", "postgresql://nobody@127.0.0.1:1/nothing")
+    monkeypatch.setenv("TONGDIAN_ADMIN_TOKEN", TOKEN)
+    app = create_app(tiny_engine, Settings(corpus=tiny_corpus, data=tmp_path / "d"))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for method, url in [("GET", "/api/revisions"), ("PUT", "/api/painpoints/P01"),
+                            ("POST", "/api/feedback"), ("GET", "/history")]:
+            r = c.request(method, url, json={"query": "存款难"}, headers=AUTH)
+            assert r.status_code == 503 and "unavailable" in r.text, (url, r.text[:200])
+        assert c.get("/api/search", params={"q": "存款越来越难拉"}).status_code == 200

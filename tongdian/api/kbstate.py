@@ -16,13 +16,14 @@ import logging
 import threading
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 
 from tongdian.core.catalog import Catalog
 from tongdian.core.config import Settings
 from tongdian.core.engine import Engine
 from tongdian.core.kb import KBSettings, KnowledgeBase
 from tongdian.core.publish import Publisher, build_revision_engine
+from tongdian.index.revstore import RevisionConflict, RevisionStoreError
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,16 @@ class KBState:
 
 def install_kb(app: FastAPI, settings: Settings, revision: int | None,
                live: list[tuple[Live, str]]) -> KBState:
+    from .handlers import error_response
+
+    async def _store_error(request: Request, exc: Exception) -> Response:
+        """The database went away mid-request (PostgreSQL restarting, a locked file): a 503
+        that says so, wherever in a route it happened — never a 500."""
+        if isinstance(exc, RevisionConflict):
+            return error_response(request, 409, str(exc))
+        return error_response(request, 503, f"the revision database is unavailable: {exc}")
+
+    app.add_exception_handler(RevisionStoreError, _store_error)
     kbs = KBSettings()
     app.state.kb_settings = kbs
     state = KBState(app, settings, kbs, revision, live)
