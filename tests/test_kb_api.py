@@ -38,20 +38,20 @@ def kb_env(db_url: str, tiny_corpus: Path, tmp_path: Path,  # noqa: F811
 
 
 @pytest.fixture()
-def client(kb_env: Settings, tiny_engine) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def kb_client(kb_env: Settings, tiny_engine) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(create_app(tiny_engine, kb_env)) as c:
         yield c
 
 
-def test_writes_need_the_token_reads_stay_open(client: TestClient) -> None:
-    body = client.get("/api/painpoints/P01").json()
-    r = client.put("/api/painpoints/P01", json=body)
+def test_writes_need_the_token_reads_stay_open(kb_client: TestClient) -> None:
+    body = kb_client.get("/api/painpoints/P01").json()
+    r = kb_client.put("/api/painpoints/P01", json=body)
     assert r.status_code == 401 and "Bearer" in r.json()["error"]
-    r = client.put("/api/painpoints/P01", json=body, headers={"Authorization": "Bearer wrong"})
+    r = kb_client.put("/api/painpoints/P01", json=body, headers={"Authorization": "Bearer wrong"})
     assert r.status_code == 401
-    assert client.delete("/api/painpoints/P01").status_code == 401
-    assert client.post("/api/revisions/1/restore").status_code == 401
-    r = client.get("/api/revisions")
+    assert kb_client.delete("/api/painpoints/P01").status_code == 401
+    assert kb_client.post("/api/revisions/1/restore").status_code == 401
+    r = kb_client.get("/api/revisions")
     assert r.status_code == 200 and [x["id"] for x in r.json()["revisions"]] == [1]
     assert r.json()["served"] == 1
 
@@ -64,34 +64,34 @@ def test_writes_are_refused_when_no_token_is_configured(
         assert r.status_code == 401 and "TONGDIAN_ADMIN_TOKEN" in r.json()["error"]
 
 
-def test_put_the_get_shape_history_and_a_422_naming_the_field(client: TestClient) -> None:
-    body = client.get("/api/painpoints/P02").json()
+def test_put_the_get_shape_history_and_a_422_naming_the_field(kb_client: TestClient) -> None:
+    body = kb_client.get("/api/painpoints/P02").json()
     bad = {**body, "approaches": [{**body["approaches"][0], "tech": []}]}
-    r = client.put("/api/painpoints/P02", json=bad, headers=AUTH)
+    r = kb_client.put("/api/painpoints/P02", json=bad, headers=AUTH)
     assert r.status_code == 422
     assert r.json()["detail"]["problems"][0]["field"] == "approaches[0].tech"
-    r = client.put("/api/painpoints/P02", json={**body, "risks_detail": [{"id": "weather", "reason": "x"}]},
+    r = kb_client.put("/api/painpoints/P02", json={**body, "risks_detail": [{"id": "weather", "reason": "x"}]},
                    headers=AUTH)
     assert r.status_code == 422 and "unknown risk id 'weather'" in r.text
     body["title_en"] = "Raising cheap deposits"
-    r = client.put("/api/painpoints/P02", json=body, headers=AUTH, params={"message": "英文标题"})
+    r = kb_client.put("/api/painpoints/P02", json=body, headers=AUTH, params={"message": "英文标题"})
     assert r.status_code == 200 and r.json()["revision"] == 2
-    rev = client.get("/api/revisions/2").json()
+    rev = kb_client.get("/api/revisions/2").json()
     assert rev["author"] == "wang.li" and rev["message"] == "英文标题" and rev["published_at"] is None
     assert "+title_en: Raising cheap deposits" in rev["files"][0]["diff"]
-    assert client.get("/api/audit").status_code == 401
-    audit = client.get("/api/audit", headers=AUTH).json()["entries"]
+    assert kb_client.get("/api/audit").status_code == 401
+    audit = kb_client.get("/api/audit", headers=AUTH).json()["entries"]
     assert (audit[0]["actor"], audit[0]["action"], audit[0]["target"]) == ("wang.li", "edit", "revision/2")
-    hist = client.get("/api/painpoints/P02/history").json()
+    hist = kb_client.get("/api/painpoints/P02/history").json()
     assert [h["id"] for h in hist["revisions"]] == [2, 1]
-    assert client.get("/api/painpoints/P02").json()["title_en"] != "Raising cheap deposits"  # unpublished
-    assert client.get("/api/painpoints/P09/history").status_code == 404
+    assert kb_client.get("/api/painpoints/P02").json()["title_en"] != "Raising cheap deposits"  # unpublished
+    assert kb_client.get("/api/painpoints/P09/history").status_code == 404
 
 
 @pytest.mark.slow  # builds and gates new indexes
 def test_publish_swaps_without_failing_a_search_and_a_restart_serves_it(
-        client: TestClient, kb_env: Settings) -> None:
-    body = client.get("/api/painpoints/P03").json()
+        kb_client: TestClient, kb_env: Settings) -> None:
+    body = kb_client.get("/api/painpoints/P03").json()
     body["title"] = "产品宣传推广投入大、转化低"
     failures: list[str] = []
     answered = 0
@@ -100,7 +100,7 @@ def test_publish_swaps_without_failing_a_search_and_a_restart_serves_it(
     def hammer() -> None:
         nonlocal answered
         while not stop.is_set():
-            r = client.get("/api/search", params={"q": "打广告花了很多钱却没什么人来办业务"})
+            r = kb_client.get("/api/search", params={"q": "打广告花了很多钱却没什么人来办业务"})
             if r.status_code != 200 or not r.json()["results"]:
                 failures.append(f"{r.status_code} {r.text[:200]}")
             answered += 1
@@ -108,7 +108,7 @@ def test_publish_swaps_without_failing_a_search_and_a_restart_serves_it(
     t = threading.Thread(target=hammer)
     t.start()
     try:
-        r = client.put("/api/painpoints/P03", json=body, headers=AUTH, params={"publish": "true"})
+        r = kb_client.put("/api/painpoints/P03", json=body, headers=AUTH, params={"publish": "true"})
     finally:
         stop.set()
         t.join()
@@ -117,68 +117,68 @@ def test_publish_swaps_without_failing_a_search_and_a_restart_serves_it(
     assert pub["published"] and pub["revision"] == 2
     assert pub["reused"] > 10 * max(pub["embedded"], 1)  # only the changed texts were embedded
     assert failures == [] and answered >= 3
-    assert client.get("/api/painpoints/P03").json()["title"] == "产品宣传推广投入大、转化低"
-    assert client.get("/api/revisions").json()["served"] == 2
+    assert kb_client.get("/api/painpoints/P03").json()["title"] == "产品宣传推广投入大、转化低"
+    assert kb_client.get("/api/revisions").json()["served"] == 2
     engine, revision = open_served_engine(kb_env, rebuild=False)  # as a restart would
     assert revision == 2 and engine.corpus.by_id["P03"].title == "产品宣传推广投入大、转化低"
 
 
 @pytest.mark.slow  # builds and gates new indexes
-def test_the_gate_refuses_a_harmful_edit_and_lists_what_it_broke(client: TestClient) -> None:
-    r = client.delete("/api/painpoints/P01", headers=AUTH, params={"publish": "true"})
+def test_the_gate_refuses_a_harmful_edit_and_lists_what_it_broke(kb_client: TestClient) -> None:
+    r = kb_client.delete("/api/painpoints/P01", headers=AUTH, params={"publish": "true"})
     assert r.status_code == 409 and "quality gate" in r.json()["error"]
     gate = r.json()["detail"]["published"]["gate"]
     assert gate["refused"] and "p@1" in gate["reasons"][0]
     broken = {b["id"] for s in gate["sets"] for b in s["broken"]}
     assert {"G001", "G002"} <= broken
-    assert client.get("/api/painpoints/P01").status_code == 200  # still served
-    assert client.get("/api/revisions").json()["published"] == 1
-    r = client.post("/api/revisions/2/publish", headers=AUTH, params={"override": "true"})
+    assert kb_client.get("/api/painpoints/P01").status_code == 200  # still served
+    assert kb_client.get("/api/revisions").json()["published"] == 1
+    r = kb_client.post("/api/revisions/2/publish", headers=AUTH, params={"override": "true"})
     assert r.status_code == 200 and r.json()["override"]
-    assert client.get("/api/revisions").json()["revisions"][0]["override"] is True
-    assert client.get("/api/painpoints/P01").status_code == 404  # retired
+    assert kb_client.get("/api/revisions").json()["revisions"][0]["override"] is True
+    assert kb_client.get("/api/painpoints/P01").status_code == 404  # retired
     # and back: restore revision 1 as revision 3, published through the gate
-    r = client.post("/api/revisions/1/restore", headers=AUTH, params={"publish": "true"})
+    r = kb_client.post("/api/revisions/1/restore", headers=AUTH, params={"publish": "true"})
     assert r.status_code == 200 and r.json()["published"]["published"], r.text
-    assert client.get("/api/painpoints/P01").status_code == 200
-    assert client.get("/api/revisions/3").json()["restored"] == 1
+    assert kb_client.get("/api/painpoints/P01").status_code == 200
+    assert kb_client.get("/api/revisions/3").json()["restored"] == 1
 
 
-def test_add_a_painpoint_over_the_api(client: TestClient) -> None:
-    body = client.get("/api/painpoints/P03").json()
+def test_add_a_painpoint_over_the_api(kb_client: TestClient) -> None:
+    body = kb_client.get("/api/painpoints/P03").json()
     for k in ("id", "number", "url"):
         body.pop(k)
     body["title"] = "外拓营销效率低下"
     body["examples"] = [f"客户经理扫街扫楼第{i}天，加到的微信没几个能转化" for i in range(15)]
-    r = client.post("/api/painpoints", json=body, headers=AUTH)
+    r = kb_client.post("/api/painpoints", json=body, headers=AUTH)
     assert r.status_code == 201 and r.json()["id"] == "P04", r.text
-    r = client.post("/api/painpoints", json={**body, "examples": ["太少"]}, headers=AUTH)
+    r = kb_client.post("/api/painpoints", json={**body, "examples": ["太少"]}, headers=AUTH)
     assert r.status_code == 422 and r.json()["detail"]["problems"][0]["field"] == "examples"
     # an entry larger than a search body may be (64 KB) is still an edit, not a 413
     many = [f"第{i}位客户经理说：外拓扫楼一整天，加到的微信没有几个能转化成开户" for i in range(2000)]
-    r = client.post("/api/painpoints", json={**body, "examples": many}, headers=AUTH)
+    r = kb_client.post("/api/painpoints", json={**body, "examples": many}, headers=AUTH)
     assert len(r.request.content) > 100_000 and r.status_code == 201, r.text[:300]
-    assert client.post("/api/search", json={"q": "x" * 100_000}).status_code == 413
+    assert kb_client.post("/api/search", json={"q": "x" * 100_000}).status_code == 413
 
 
 @pytest.mark.slow  # builds and gates new indexes
-def test_accepted_feedback_improves_the_answer_after_republishing(client: TestClient, tmp_path: Path) -> None:
-    before = client.get("/api/search", params={"q": NOT_A_PAIN}).json()
+def test_accepted_feedback_improves_the_answer_after_republishing(kb_client: TestClient, tmp_path: Path) -> None:
+    before = kb_client.get("/api/search", params={"q": NOT_A_PAIN}).json()
     assert before["matched"] and before["results"][0]["id"] == "P02"
     for _ in range(2):
-        r = client.post("/api/feedback", json={"query": NOT_A_PAIN, "shown": ["P02"], "useful": False,
+        r = kb_client.post("/api/feedback", json={"query": NOT_A_PAIN, "shown": ["P02"], "useful": False,
                                                "correction": "not a pain point", "source": "page"})
         assert r.status_code == 201 and r.json()["revision"] == 1
-    assert client.post("/api/feedback", json={"query": "x", "correction": "P7x"}).status_code == 422
-    assert client.get("/api/feedback").status_code == 401
-    listing = client.get("/api/feedback", headers=AUTH).json()
+    assert kb_client.post("/api/feedback", json={"query": "x", "correction": "P7x"}).status_code == 422
+    assert kb_client.get("/api/feedback").status_code == 401
+    listing = kb_client.get("/api/feedback", headers=AUTH).json()
     assert listing["corrections"][0]["count"] == 2
     fid = listing["corrections"][0]["ids"][0]
-    r = client.post(f"/api/feedback/{fid}/accept", headers=AUTH, params={"publish": "true"})
+    r = kb_client.post(f"/api/feedback/{fid}/accept", headers=AUTH, params={"publish": "true"})
     assert r.status_code == 200 and r.json()["published"]["published"], r.text
-    after = client.get("/api/search", params={"q": NOT_A_PAIN}).json()
+    after = kb_client.get("/api/search", params={"q": NOT_A_PAIN}).json()
     assert not after["matched"] and after["in_scope"] < before["in_scope"]
-    assert client.get("/api/feedback", headers=AUTH).json()["corrections"] == []
+    assert kb_client.get("/api/feedback", headers=AUTH).json()["corrections"] == []
 
 
 @pytest.mark.slow  # builds an index
@@ -221,23 +221,23 @@ def test_a_restart_imports_corpus_changes_only_when_nobody_edited(
     assert engine.corpus.by_id["P01"].title_en.startswith("Now ")
 
 
-def test_risks_and_technologies_take_their_get_shape(client: TestClient) -> None:
-    risk = next(r for r in client.get("/api/risks").json()["risks"] if r["id"] == "credit")
+def test_risks_and_technologies_take_their_get_shape(kb_client: TestClient) -> None:
+    risk = next(r for r in kb_client.get("/api/risks").json()["risks"] if r["id"] == "credit")
     risk["controls"] = [*risk["controls"], "按季度回测评分卡"]
-    r = client.put("/api/risks/credit", json=risk, headers=AUTH)
+    r = kb_client.put("/api/risks/credit", json=risk, headers=AUTH)
     assert r.status_code == 200, r.text
-    assert "按季度回测评分卡" in client.get(f"/api/revisions/{r.json()['revision']}").json()["files"][0]["diff"]
-    r = client.put("/api/risks/credit", json={**risk, "controls": []}, headers=AUTH)
+    assert "按季度回测评分卡" in kb_client.get(f"/api/revisions/{r.json()['revision']}").json()["files"][0]["diff"]
+    r = kb_client.put("/api/risks/credit", json={**risk, "controls": []}, headers=AUTH)
     assert r.status_code == 422 and r.json()["detail"]["problems"][0]["field"] == "controls"
-    assert client.post("/api/risks", json=risk, headers=AUTH).status_code == 405  # seven, fixed
+    assert kb_client.post("/api/risks", json=risk, headers=AUTH).status_code == 405  # seven, fixed
     tech = {"id": "quantum", "name": "量子计算", "name_en": "Quantum computing", "kind": "technology"}
-    r = client.post("/api/technologies", json=tech, headers=AUTH)
+    r = kb_client.post("/api/technologies", json=tech, headers=AUTH)
     assert r.status_code == 201, r.text
-    assert client.post("/api/technologies", json=tech, headers=AUTH).status_code == 409
-    r = client.delete("/api/technologies/big_data", headers=AUTH)  # still used by approaches
+    assert kb_client.post("/api/technologies", json=tech, headers=AUTH).status_code == 409
+    r = kb_client.delete("/api/technologies/big_data", headers=AUTH)  # still used by approaches
     assert r.status_code == 422 and "unknown technology id 'big_data'" in r.text
-    assert client.delete("/api/technologies/quantum", headers=AUTH).status_code == 200
-    hist = client.get("/api/technologies/quantum/history").json()
+    assert kb_client.delete("/api/technologies/quantum", headers=AUTH).status_code == 200
+    hist = kb_client.get("/api/technologies/quantum/history").json()
     assert [h["change"] for h in hist["revisions"]][:2] == ["removed", "added"]
 
 
