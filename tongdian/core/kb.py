@@ -168,8 +168,9 @@ class KnowledgeBase:
         row = self.store.revision(rid)
         if row is None:
             raise kbedit.EntryMissing(f"no revision {rid}")
-        before = self.store.files(row.parent) if row.parent else {}
-        return RevisionView(row, diff_files(before, self.store.files(rid)))
+        if row.parent is None:  # the first import: its "diff" would be the whole corpus
+            return RevisionView(row, [])
+        return RevisionView(row, diff_files(self.store.files(row.parent), self.store.files(rid)))
 
     def history(self, limit: int = HISTORY_PAGE, offset: int = 0) -> list[RevisionRow]:
         self.ensure_initial()
