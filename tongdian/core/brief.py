@@ -20,8 +20,12 @@ from tongdian.core.models import Result, SearchResponse
 #: A result is a problem of the brief when a passage maps to it confidently, or when it is
 #: at least this confident (the same floor the result page draws bars above).
 DETAIL_FLOOR = 0.2
-#: Longest client's text quoted in full; a longer note is quoted up to here, with a note.
-QUOTE_CHARS = 6000
+#: Longest client's text quoted in full; a longer note is quoted up to here (each problem
+#: quotes its own passages), so a six-problem note still fits in two or three pages.
+QUOTE_CHARS = 300
+#: Passages quoted under each problem, and the length each is cut to.
+PASSAGES_PER_PROBLEM = 2
+PASSAGE_CHARS = 90
 #: Longest client name and title accepted (they are printed in a header line).
 FIELD_CHARS = 120
 DISCLAIMER = ("本简报由 tongdian 根据客户描述自动匹配生成，内容依据所引报告整理，仅供咨询参考，"
@@ -59,10 +63,14 @@ def build_brief(r: SearchResponse, corpus: Corpus, *, title: str | None = None,
     shown = detailed(r)
     shown_ids = {x.id for x in shown}
     problems = []
+    seen_cases: set[str] = set()
     for x in shown:
         passages = [s.text for s in r.segments if s.problem and s.id == x.id]
         if not passages:
             passages = [x.evidence.segment or r.query]
+        # the longest passages say most; each cut to a line or two
+        passages = sorted(passages, key=len, reverse=True)[:PASSAGES_PER_PROBLEM]
+        passages = [p if len(p) <= PASSAGE_CHARS else p[:PASSAGE_CHARS - 1] + "…" for p in passages]
         problems.append({
             "id": x.id,
             "title": x.title,
@@ -74,12 +82,15 @@ def build_brief(r: SearchResponse, corpus: Corpus, *, title: str | None = None,
                            for a in x.approaches],
             "risks": [{"name": rk.name, "reason": rk.reason, "controls": list(rk.controls)}
                       for rk in x.risks],
-            "case": None if x.case is None else {
+            # a case shared by several problems is told once, under the first
+            "case": None if x.case is None or x.case.id in seen_cases else {
                 "title": x.case.title,
                 "summary": x.case.summary,
                 "figures": [{"label": f.label, "value": f.display} for f in x.case.results],
             },
         })
+        if x.case is not None:
+            seen_cases.add(x.case.id)
     others = [{"id": x.id, "title": x.title} for x in r.results if x.id not in shown_ids]
     framing = [s.text for s in r.segments if not s.problem]
     sources = [{"title": d.title, "authors": list(d.authors), "publisher": d.publisher,
@@ -134,9 +145,7 @@ def brief_markdown(b: dict[str, Any], base_url: str = "") -> str:
             out.append(f"- {a['text']}{tech}")
         out += ["", "**相关风险与管控**", ""]
         for rk in p["risks"]:
-            out.append(f"- {rk['name']}：{rk['reason']}")
-            if rk["controls"]:
-                out.append(f"  - 管控：{'；'.join(rk['controls'])}")
+            out.append(f"- {rk['name']}｜管控：{'；'.join(rk['controls'])}")
         if p["case"]:
             figs = "；".join(f"{f['label']} {f['value']}" for f in p["case"]["figures"])
             out += ["", f"**案例**：{p['case']['title']}（{figs}）"]

@@ -66,10 +66,8 @@ def brief_docx(b: dict[str, Any]) -> bytes:
         doc.add_heading("相关风险与管控", level=2)
         for rk in p["risks"]:
             para = doc.add_paragraph(style="List Bullet")
-            para.add_run(rk["name"] + "：").bold = True
-            para.add_run(rk["reason"])
-            if rk["controls"]:
-                para.add_run("　管控：" + "；".join(rk["controls"]))
+            para.add_run(rk["name"] + "｜").bold = True
+            para.add_run("管控：" + "；".join(rk["controls"]))
         if p["case"]:
             figs = "；".join(f"{f['label']} {f['value']}" for f in p["case"]["figures"])
             para = doc.add_paragraph()

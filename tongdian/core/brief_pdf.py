@@ -18,21 +18,23 @@ from tongdian.core.errors import UserError
 FONT_STACK = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", '
               '"Droid Sans Fallback", sans-serif')
 
-CSS = """
+CSS_TEMPLATE = """
 @page { size: A4; margin: 16mm 15mm 18mm 15mm;
         @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; color: #666; } }
-body { font-family: %(fonts)s; font-size: 10pt; line-height: 1.5; color: #111; }
+body { font-family: FONTS; font-size: 9.5pt; line-height: 1.45; color: #111; }
 h1 { font-size: 17pt; margin: 0 0 2mm; }
-h2 { font-size: 12.5pt; margin: 5mm 0 1.5mm; border-bottom: 0.4pt solid #999; }
-h3 { font-size: 10.5pt; margin: 2.5mm 0 1mm; }
+h2 { font-size: 11.5pt; margin: 3.5mm 0 1mm; border-bottom: 0.4pt solid #999; }
+h3 { font-size: 9.5pt; margin: 1.5mm 0 0.5mm; color: #333; }
 .meta { color: #333; margin: 0 0 3mm; }
 blockquote { margin: 0; padding: 2mm 3mm; background: #f4f4f4; white-space: pre-wrap; }
-section.problem { break-inside: avoid-page; }
+li, blockquote { break-inside: avoid; }
+section.problem h2 { break-after: avoid; }
 ul { margin: 0.5mm 0; padding-left: 5mm; }
 li { margin: 0.3mm 0; }
 .muted { color: #555; }
 footer { margin-top: 6mm; font-size: 8.5pt; color: #333; border-top: 0.4pt solid #999; padding-top: 2mm; }
-""" % {"fonts": FONT_STACK}
+"""
+CSS = CSS_TEMPLATE.replace("FONTS", FONT_STACK)
 
 
 class PdfUnavailable(UserError):
@@ -64,8 +66,7 @@ def brief_html(b: dict[str, Any]) -> str:
             h.append(f"<li>{e(a['text'])}{tech}</li>")
         h.append("</ul><h3>相关风险与管控</h3><ul>")
         for rk in p["risks"]:
-            ctl = f"<br><span class='muted'>管控：{e('；'.join(rk['controls']))}</span>" if rk["controls"] else ""
-            h.append(f"<li><b>{e(rk['name'])}</b>：{e(rk['reason'])}{ctl}</li>")
+            h.append(f"<li><b>{e(rk['name'])}</b>｜管控：{e('；'.join(rk['controls']))}</li>")
         h.append("</ul>")
         if p["case"]:
             figs = "；".join(f"{f['label']} {f['value']}" for f in p["case"]["figures"])

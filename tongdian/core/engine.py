@@ -19,10 +19,10 @@ from tongdian.core.config import MAX_K, MAX_QUERY_CHARS, Settings
 from tongdian.core.corpus import Corpus, load_corpus
 from tongdian.core.errors import QueryError
 from tongdian.core.features import Candidates, Query
+from tongdian.core.framing import framing_cue
 from tongdian.core.models import EvidenceOut, Result, SearchResponse, Segment
 from tongdian.core.passages import PassageKind
 from tongdian.core.schema import PainPoint
-from tongdian.core.framing import framing_cue
 from tongdian.core.segment import Split, comma_pieces, split_text
 from tongdian.core.text import normalize
 from tongdian.index.embedders import Embedder, make_embedder

@@ -6,7 +6,7 @@ pydantic models (which is what OpenAPI documents). Errors are raised as ``ApiErr
 core error and rendered as ``{"error": …, "detail": …}`` by ``handlers.py``.
 """
 
-from . import chat, dify, health, openai_compat, painpoints, risks, search, technologies
+from . import brief, chat, dify, health, openai_compat, painpoints, risks, search, technologies
 
 ROUTERS = [search.router, chat.router, painpoints.router, risks.router, technologies.router,
-           health.router, openai_compat.router, dify.router]
+           health.router, openai_compat.router, dify.router, brief.router]
