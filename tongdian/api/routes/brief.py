@@ -9,6 +9,7 @@ second or two of CPU).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import anyio.to_thread
@@ -73,9 +74,11 @@ async def _render(request: Request, catalog: CatalogDep, r: SearchResponse,
             content = await anyio.to_thread.run_sync(brief_pdf, b)
         except PdfUnavailable as e:
             raise ApiError(503, str(e)) from None
-    name = f"tongdian-brief-{b['date']}.{body.format}".replace(" ", "_")
-    return Response(content, media_type=MEDIA[body.format], headers={
-        "content-disposition": f"attachment; filename=\"{name.encode('ascii', 'replace').decode()}\""})
+    # the file name carries only safe characters: the date field is user text
+    stamp = re.sub(r"[^0-9A-Za-z-]", "", b["date"])[:20] or "brief"
+    name = f"tongdian-brief-{stamp}.{body.format}"
+    return Response(content, media_type=MEDIA[body.format],
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/brief", responses={**ERRORS, **NOT_FOUND, 200: {"content": {m: {} for m in MEDIA.values()}}},
