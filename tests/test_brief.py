@@ -135,3 +135,13 @@ def test_pdf_fetches_nothing() -> None:
 
     with pytest.raises(ValueError, match="fetch nothing"):
         _no_fetch("http://example.com/font.woff")
+
+
+def test_control_characters_cannot_break_a_document(tiny_engine) -> None:  # type: ignore[no-untyped-def]
+    from docx import Document
+
+    r = tiny_engine.search("好资产\x07太难找了\x1b，钱贷不出去", 3)
+    b = build_brief(r, tiny_engine.corpus, client="银\x08行", date="\x08", title="简\x0c报")
+    doc = Document(io.BytesIO(brief_docx(b)))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "好资产太难找了" in text and "银行" in text and "简报" in text

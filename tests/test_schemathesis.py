@@ -47,6 +47,10 @@ OPERATIONS: dict[tuple[str, str], int] = {
     ("GET", "/v1/models"): 5,
     ("POST", "/v1/chat/completions"): 40,
     ("POST", "/retrieval"): 40,
+    # the brief renders a document (a PDF takes a second or two): a smaller budget
+    ("GET", "/api/brief"): 20,
+    ("POST", "/api/brief"): 15,
+    ("GET", "/api/r/{key}"): 10,
 }
 #: The machine routes need a key when keys are configured (and loopback otherwise; the
 #: ASGI transport is not loopback): every case carries one, as a chat platform's would.
@@ -77,6 +81,9 @@ def known_values(engine, method: str, path: str):  # type: ignore[no-untyped-def
             "risk": st.sampled_from(sorted(engine.corpus.risks))})})
     if (method, path) == ("GET", "/api/search"):
         return st.fixed_dictionaries({"query": st.fixed_dictionaries({"q": st.sampled_from(QUERIES)})})
+    if (method, path) == ("GET", "/api/brief"):
+        return st.fixed_dictionaries({"query": st.fixed_dictionaries({
+            "q": st.sampled_from(QUERIES), "format": st.sampled_from(["md", "docx"])})})
     if path == "/v1/chat/completions":
         return st.fixed_dictionaries({"media_type": st.just("application/json"),
                                       "body": st.fixed_dictionaries({

@@ -45,8 +45,17 @@ def inert(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().translate(_INERT).replace("://", "：//")
 
 
+#: Characters no document format can hold (XML forbids them; a DOCX would not save).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    """User text as a document may hold it: control characters dropped."""
+    return _NOT_XML.sub("", value)
+
+
 def _clean_field(value: str | None, limit: int = FIELD_CHARS) -> str:
-    return re.sub(r"\s+", " ", value or "").strip()[:limit]
+    return re.sub(r"\s+", " ", _text(value or "")).strip()[:limit]
 
 
 def detailed(r: SearchResponse) -> list[Result]:
@@ -65,9 +74,9 @@ def build_brief(r: SearchResponse, corpus: Corpus, *, title: str | None = None,
     problems = []
     seen_cases: set[str] = set()
     for x in shown:
-        passages = [s.text for s in r.segments if s.problem and s.id == x.id]
+        passages = [_text(s.text) for s in r.segments if s.problem and s.id == x.id]
         if not passages:
-            passages = [x.evidence.segment or r.query]
+            passages = [_text(x.evidence.segment or r.query)]
         # the longest passages say most; each cut to a line or two
         passages = sorted(passages, key=len, reverse=True)[:PASSAGES_PER_PROBLEM]
         passages = [p if len(p) <= PASSAGE_CHARS else p[:PASSAGE_CHARS - 1] + "…" for p in passages]
@@ -92,10 +101,11 @@ def build_brief(r: SearchResponse, corpus: Corpus, *, title: str | None = None,
         if x.case is not None:
             seen_cases.add(x.case.id)
     others = [{"id": x.id, "title": x.title} for x in r.results if x.id not in shown_ids]
-    framing = [s.text for s in r.segments if not s.problem]
+    framing = [_text(s.text) for s in r.segments if not s.problem]
     sources = [{"title": d.title, "authors": list(d.authors), "publisher": d.publisher,
                 "note": d.note} for d in corpus.source.documents]
-    quote = r.query if len(r.query) <= QUOTE_CHARS else r.query[:QUOTE_CHARS]
+    query = _text(r.query)
+    quote = query if len(query) <= QUOTE_CHARS else query[:QUOTE_CHARS]
     return {
         "title": _clean_field(title) or DEFAULT_TITLE,
         "client": _clean_field(client),

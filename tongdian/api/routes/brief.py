@@ -10,7 +10,7 @@ second or two of CPU).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
@@ -26,6 +26,7 @@ from tongdian.core.permalinks import PermalinkStore
 from ..bodies import ERRORS, NOT_FOUND, as_json, body_doc, parse_body
 from ..deps import CatalogDep, EngineDep, base_url, run_search
 from ..errors import ApiError
+from ..schemas import ErrorBody
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -34,6 +35,14 @@ MEDIA = {
     "md": "text/markdown; charset=utf-8",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "pdf": "application/pdf",
+}
+
+
+BRIEF_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS, **NOT_FOUND,
+    200: {"description": "the brief as a file (Markdown, DOCX or PDF)",
+          "content": {m.split(";")[0]: {} for m in MEDIA.values()}},
+    503: {"model": ErrorBody, "description": "PDF asked for but WeasyPrint/pango is missing"},
 }
 
 
@@ -81,7 +90,7 @@ async def _render(request: Request, catalog: CatalogDep, r: SearchResponse,
                     headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/brief", responses={**ERRORS, **NOT_FOUND, 200: {"content": {m: {} for m in MEDIA.values()}}},
+@router.get("/brief", responses=BRIEF_RESPONSES,
             summary="The meeting brief of a short text (or of a stored result)")
 async def brief_get(
     request: Request,
@@ -105,7 +114,7 @@ async def brief_get(
     return await _render(request, catalog, r, body)
 
 
-@router.post("/brief", responses={**ERRORS, **NOT_FOUND}, openapi_extra=body_doc(BriefRequest),
+@router.post("/brief", responses=BRIEF_RESPONSES, openapi_extra=body_doc(BriefRequest),
              summary="The meeting brief of a whole note (JSON or form body)")
 async def brief_post(request: Request, engine: EngineDep, catalog: CatalogDep) -> Response:
     """Same as `GET /api/brief`, for texts up to 20,000 characters."""
