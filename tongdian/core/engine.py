@@ -140,6 +140,7 @@ class Engine:
         # words most pain points use (银行, 客户) are not evidence for any one of them
         self._generic = frozenset(t for t, n in df.items() if n > 0.4 * len(self._entry_tokens))
         self._centroids = self._entry_centroids()
+        self._tech_aliases = self._tech_alias_forms(corpus)
         self.answers = Answers(corpus)
 
     @classmethod
@@ -382,7 +383,8 @@ class Engine:
             segment = sc.query.text if e in via_segment else None
             r = self._result(e, conf[e], sc, segment, words[sc.query.text])
             results.append(r.model_copy(update={"mapped": e in mapped and matched}))
-        techs = [self.answers.tech_ref(t) for t in sorted(whole.query.techs)]
+        techs = [self.answers.tech_ref(t)
+                 for t in sorted(self._named_techs(whole.query.text, whole.query.techs))]
         if matched:
             names = "、".join(f"{r.id} {r.title}" for r in results[:1])
             message = f"最接近的痛点：{names}"
@@ -450,6 +452,37 @@ class Engine:
             risks=self.answers.risks[pp.id],
             case=self.answers.cases[pp.id],
         )
+
+    @staticmethod
+    def _tech_alias_forms(corpus: Corpus) -> dict[str, list[tuple[str, str | None]]]:
+        """Each technology's aliases as (normalised form, original form or None).
+
+        The original form is kept for aliases whose normalised form exists *only* through
+        Traditional→Simplified conversion: 行動 (mobile, in Taiwan) becomes 行动 ("action"),
+        which a Simplified note uses for anything but mobile. Such an alias names the
+        technology only where the text has it as written.
+        """
+        plain = {normalize(a) for t in corpus.technologies.values()
+                 for a in [t.name, *t.aliases, t.name_en] if normalize(a) == a.lower()}
+        out: dict[str, list[tuple[str, str | None]]] = {}
+        for t in corpus.technologies.values():
+            forms = []
+            for a in [t.name, *t.aliases, t.name_en]:
+                na = normalize(a)
+                forms.append((na, None if na in plain or na == a.lower() else a.lower()))
+            out[t.id] = forms
+        return out
+
+    def _named_techs(self, text: str, techs: frozenset[str]) -> set[str]:
+        """The recognised technologies the text really names (see ``_tech_alias_forms``)."""
+        norm, raw = normalize(text), text.lower()
+        keep = set()
+        for t in techs:
+            for na, original in self._tech_aliases.get(t, []):
+                if len(na) >= 2 and na in norm and (original is None or original in raw):
+                    keep.add(t)
+                    break
+        return keep
 
     def _entry_centroids(self) -> np.ndarray:
         """Mean example vector per pain point, read back from the vector store."""
