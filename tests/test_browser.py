@@ -197,7 +197,7 @@ def _axe(d) -> list[dict]:  # type: ignore[no-untyped-def]
 
 
 def _shot(d, name: str) -> Path:  # type: ignore[no-untyped-def]
-    out = SCREENSHOT.parent / f"{name}.png"
+    out = PROJECT_ROOT / "var" / "screenshots" / f"{name}.png"  # git-ignored, never docs/
     out.parent.mkdir(parents=True, exist_ok=True)
     assert d.save_screenshot(str(out))
     return out
