@@ -55,7 +55,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("index")
+    """A fresh index directory; ``TONGDIAN_TEST_DATA`` names an existing one to reuse (a
+    checkout's ``var/index`` after ``tongdian build``: the full index is reused when its
+    corpus and embedder match, and rebuilt there otherwise)."""
+    import os
+
+    reuse = os.environ.get("TONGDIAN_TEST_DATA")
+    return Path(reuse) if reuse else tmp_path_factory.mktemp("index")
 
 
 @pytest.fixture(scope="session")

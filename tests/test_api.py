@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tongdian.api.app import MAX_BODY_BYTES, create_app
 from tongdian.api.chat import chat_markdown, neutralise
-from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
+from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
 from tongdian.core.schema import RISK_IDS
 
 IDS = [f"P{i:02d}" for i in range(1, 21)]
@@ -139,14 +139,19 @@ def test_search_empty_query_is_400(client: TestClient, params: dict) -> None:  #
 
 
 def test_search_too_long_is_413(client: TestClient) -> None:
+    # GET keeps the short limit (a URL); POST takes whole notes up to MAX_NOTE_CHARS
     long = "网点成本高" * (MAX_QUERY_CHARS // 5 + 1)
-    body = assert_error(client.post("/api/search", json={"q": long}), 413)
+    body = assert_error(client.get("/api/search", params={"q": long}), 413)
     assert str(MAX_QUERY_CHARS) in body["error"]
     assert body["detail"]["max_query_chars"] == MAX_QUERY_CHARS
-    assert_error(client.get("/api/search", params={"q": long}), 413)
-    # exactly at the limit is fine
-    ok = client.post("/api/search", json={"q": ("网点成本高" * 400)[:MAX_QUERY_CHARS]})
-    assert ok.status_code == 200
+    note = "网点成本高，" * (MAX_NOTE_CHARS // 6 + 1)
+    body = assert_error(client.post("/api/search", json={"q": note}), 413)
+    assert str(MAX_NOTE_CHARS) in body["error"]
+    assert body["detail"]["max_query_chars"] == MAX_NOTE_CHARS
+    # a long POST is answered in full and says how much it analysed
+    ok = client.post("/api/search", json={"q": long}).json()
+    assert ok["chars"] == len(long) and ok["analysed_chars"] == len(long)
+    assert ok["truncated"] is False
 
 
 @pytest.mark.parametrize("k", ["0", "-1", str(MAX_K + 1), "abc", "1.5", ""])

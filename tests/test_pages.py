@@ -17,7 +17,7 @@ from markupsafe import Markup
 from tongdian.api.app import create_app
 from tongdian.api.heatmap import heatmap_svg
 from tongdian.api.render import confidence_bar, highlight, zh_punct
-from tongdian.core.config import MAX_QUERY_CHARS
+from tongdian.core.config import MAX_NOTE_CHARS, MAX_QUERY_CHARS
 
 IDS = [f"P{i:02d}" for i in range(1, 21)]
 BRANCHES = "网点太多，运营成本高"
@@ -56,7 +56,10 @@ def test_pages_are_self_contained_and_script_free(client: TestClient, url: str) 
     page = html(client, url)
     assert page.startswith("<!doctype html>")
     assert '<html lang="zh-CN">' in page
-    assert "<script" not in page.lower()
+    # no inline script; the one script (copy as Markdown) is a static file of our own
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.S | re.I)
+    assert all(not body.strip() for body in scripts)
+    assert set(re.findall(r'<script src="([^"]+)"', page)) <= {"/static/copy.js"}
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page), "external resource"
     assert 'href="/static/site.css"' in page
     assert 'action="/search"' in page  # the search box is on every page
@@ -74,7 +77,7 @@ def test_security_headers(client: TestClient, url: str) -> None:
     r = client.get(url)
     csp = r.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
-    assert "script-src" not in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["referrer-policy"] == "same-origin"
@@ -189,14 +192,18 @@ def test_search_page_ranks_and_highlights(client: TestClient) -> None:
 
 
 def test_search_page_briefing_breakdown(client: TestClient) -> None:
-    r = client.post("/search", data={"q": BRIEFING, "k": "5"})
-    assert r.status_code == 200
-    page = r.text
+    r = client.post("/search", data={"q": BRIEFING, "k": "5"}, follow_redirects=False)
+    assert r.status_code == 303 and re.fullmatch(r"/r/[0-9a-f]{16}", r.headers["location"])
+    page = html(client, r.headers["location"])
     assert "分段解读" in page
     rows = re.findall(r"<tr(?: class=\"unmatched\")?>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", page, re.S)
     assert len(rows) >= 2
     assert any("P14" in target for _, target in rows)
-    assert any("背景信息" in target for _, target in rows)
+    assert any("不是问题" in target for _, target in rows)
+    # refreshing the permalink re-reads it; the same text posted again gets the same link
+    again = client.post("/search", data={"q": BRIEFING, "k": "5"}, follow_redirects=False)
+    assert again.headers["location"] == r.headers["location"]
+    assert 'href="/api/r/' in page  # its JSON twin
 
 
 def test_search_page_no_match(client: TestClient) -> None:
@@ -214,8 +221,8 @@ def test_search_page_without_query(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("params", "status", "text"),
-    [({"q": ""}, 400, "empty"), ({"q": "   "}, 400, "empty"),
-     ({"q": "网" * (MAX_QUERY_CHARS + 1)}, 413, str(MAX_QUERY_CHARS))],
+    [({"q": ""}, 400, "没有输入内容"), ({"q": "   "}, 400, "没有输入内容"),
+     ({"q": "网" * (MAX_QUERY_CHARS + 1)}, 413, f"超过了上限 {MAX_QUERY_CHARS} 字")],
 )
 def test_search_page_errors(client: TestClient, params: dict, status: int, text: str) -> None:  # type: ignore[type-arg]
     page = html(client, "/search", status=status, params=params)
@@ -242,6 +249,7 @@ HOSTILE = [
 @pytest.mark.parametrize("q", HOSTILE)
 def test_search_page_escapes_user_text(client: TestClient, q: str) -> None:
     for r in (client.get("/search", params={"q": q}), client.post("/search", data={"q": q})):
+        assert r.status_code == 200
         page = r.text
         assert r.status_code == 200
         assert "<script>alert" not in page
@@ -323,3 +331,81 @@ def test_confidence_bar_clamps() -> None:
 def test_heatmap_escapes_labels() -> None:
     svg = str(heatmap_svg([("P01", "<x>&")], [("t", '"y"')], [[2]]))
     assert "<x>" not in svg and "&lt;x&gt;&amp;" in svg and "&#34;y&#34;" in svg
+
+
+# -- issue 11: long notes, quiet display, messages, layout tags --------------------------------
+
+
+def test_too_long_note_is_not_refilled(client: TestClient) -> None:
+    note = "网点租金太贵了，" * (MAX_NOTE_CHARS // 8 + 10)
+    r = client.post("/search", data={"q": note})
+    assert r.status_code == 413
+    assert f"超过了上限 {MAX_NOTE_CHARS} 字" in r.text
+    assert "网点租金太贵了，网点租金太贵了" not in r.text, "the failing text is not put back"
+    assert f"共 {len(note.strip())} 字" in r.text
+
+
+def test_messages_in_the_interface_language(client: TestClient) -> None:
+    page = html(client, "/p/P99", status=404)
+    assert "没有这个痛点" in page and "not found" not in page
+    nomatch = html(client, "/search", params={"q": "今天天气不错，我们去爬山吧"})
+    assert "no good match" not in nomatch
+    english = html(client, "/search", params={"q": "the weather is lovely, let us climb a hill"})
+    assert "No good match" in english
+    empty_en = client.get("/search", params={"q": "   "})
+    assert "没有输入内容" in empty_en.text
+
+
+def test_quiet_result_display(client: TestClient) -> None:
+    page = html(client, "/search", params={"q": BRANCHES})
+    # one confident result with a bar; the rest under 其他可能 with no percentage
+    assert len(re.findall(r'<li class="result', page)) == 1
+    others = re.search(r'<section class="panel others">(.*?)</section>', page, re.S)
+    assert others and "%" not in others.group(1) and "其他可能" in others.group(1)
+    assert 'href="/p/P' in others.group(1)
+    assert "score" not in page.lower().replace("class=", "")
+    # a real timing: never "用时 0 毫秒"
+    assert "用时 0 毫秒" not in page
+    again = html(client, "/search", params={"q": BRANCHES})
+    assert "缓存结果" in again or "用时" in again
+
+
+def test_matched_words_occur_in_the_quoted_example(client: TestClient) -> None:
+    from tongdian.api.render import occurring
+
+    assert occurring(["网点", "心系"], "網點太冷清") == ["网点"]
+    page = html(client, "/search", params={"q": BRIEFING})
+    for block in re.findall(r'<div class="evidence">(.*?)</div>', page, re.S):
+        quote = re.sub(r"<[^>]+>", "", re.search(r"<q>(.*?)</q>", block, re.S).group(1))
+        words = re.search(r"匹配词：(.*?)</p>", block, re.S)
+        for w in re.findall(r"<mark>(.*?)</mark>", words.group(1) if words else ""):
+            assert w in quote, (w, quote)
+
+
+def test_titles_descriptions_and_skip_link(client: TestClient) -> None:
+    titles = set()
+    for url in ["/", "/?tech=blockchain", "/?risk=credit", "/p/P04", "/risks", "/technologies"]:
+        page = html(client, url)
+        title = re.search(r"<title>(.*?)</title>", page).group(1)
+        titles.add(title)
+        assert re.search(r'<meta name="description" content="[^"]{10,}">', page), url
+        assert '<meta property="og:title" content="' in page
+        assert '<a class="skip-link" href="#main">' in page and 'id="main"' in page
+    assert len(titles) == 6, titles
+    assert "区块链" in html(client, "/?tech=blockchain").split("</title>")[0]
+
+
+def test_filters_come_after_the_cards(client: TestClient) -> None:
+    page = html(client, "/")
+    assert page.index('<ol class="cards">') < page.index('<aside class="facets"')
+    assert '<details class="facet-box"' in page
+
+
+def test_long_json_links_are_shortened(client: TestClient) -> None:
+    from tongdian.api.render import short_url
+
+    long = "/api/search?q=" + "%E7%BD%91" * 200
+    assert len(short_url(long)) <= 72 and short_url("/api/risks") == "/api/risks"
+    page = html(client, "/search", params={"q": "网点成本太高，" * 60})
+    for code in re.findall(r'class="json-link"[^>]*><code>(.*?)</code>', page):
+        assert len(code) <= 72

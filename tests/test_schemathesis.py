@@ -73,6 +73,10 @@ OPERATIONS: dict[tuple[str, str], int] = {
     ("POST", "/api/feedback/{fid}/accept"): 5,
     ("POST", "/api/feedback/{fid}/reject"): 5,
     ("GET", "/api/audit"): 5,
+    # the brief renders a document (a PDF takes a second or two): a smaller budget
+    ("GET", "/api/brief"): 20,
+    ("POST", "/api/brief"): 15,
+    ("GET", "/api/r/{key}"): 10,
 }
 #: The machine routes need a key when keys are configured (and loopback otherwise; the
 #: ASGI transport is not loopback): every case carries one, as a chat platform's would.
@@ -104,6 +108,9 @@ def known_values(engine, method: str, path: str):  # type: ignore[no-untyped-def
             "risk": st.sampled_from(sorted(engine.corpus.risks))})})
     if (method, path) == ("GET", "/api/search"):
         return st.fixed_dictionaries({"query": st.fixed_dictionaries({"q": st.sampled_from(QUERIES)})})
+    if (method, path) == ("GET", "/api/brief"):
+        return st.fixed_dictionaries({"query": st.fixed_dictionaries({
+            "q": st.sampled_from(QUERIES), "format": st.sampled_from(["md", "docx"])})})
     if path == "/v1/chat/completions":
         return st.fixed_dictionaries({"media_type": st.just("application/json"),
                                       "body": st.fixed_dictionaries({

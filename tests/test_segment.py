@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tongdian.core.segment import split_segments
+from tongdian.core.segment import MAX_SEGMENTS, clean, comma_pieces, split_segments, split_text
 
 
 def test_two_concerns_joined_by_a_comma_and_also() -> None:
@@ -48,4 +48,46 @@ def test_single_clause_is_one_segment() -> None:
 @given(st.text(max_size=500))
 def test_never_empty_and_bounded(s: str) -> None:
     segs = split_segments(s)
-    assert 1 <= len(segs) <= 8
+    assert 1 <= len(segs) <= MAX_SEGMENTS
+
+
+@given(st.text(max_size=300))
+def test_no_clause_starts_or_ends_with_a_separator(s: str) -> None:
+    for seg in split_segments(s):
+        if clean(seg):  # a text of punctuation alone comes back as it is (nothing to split)
+            assert seg[0] not in "，,。；;、：:" and seg[-1] not in "，,。；;、：:", seg
+
+
+def test_a_long_note_keeps_every_clause_in_order() -> None:
+    # 300 sentences: the old cap (8 longest clauses) would have dropped most of them silently
+    note = "".join(f"第{i}个问题是网点租金太贵了。" for i in range(300))
+    split = split_text(note)
+    assert len(split.segments) == 300 and not split.truncated
+    assert split.segments[0].startswith("第0个") and split.segments[-1].startswith("第299个")
+    assert split.analysed_chars == len(note)
+
+
+def test_past_the_cap_the_cut_is_reported() -> None:
+    note = "".join(f"第{i}个问题是网点租金太贵了。" for i in range(30))
+    split = split_text(note, max_segments=10)
+    assert split.truncated and len(split.segments) == 10
+    assert 0 < split.analysed_chars < len(note)
+    assert note[: split.analysed_chars].endswith("第9个问题是网点租金太贵了")
+
+
+def test_comma_pieces_in_simplified_traditional_and_english() -> None:
+    assert comma_pieces("我们的存款都流到余额宝了，跨境汇款到账要好几天，网点客流也越来越少") == [
+        "我们的存款都流到余额宝了", "跨境汇款到账要好几天", "网点客流也越来越少"]
+    assert comma_pieces("我們的存款都流到餘額寶了，跨境匯款到帳要好幾天，網點客流也越來越少") == [
+        "我們的存款都流到餘額寶了", "跨境匯款到帳要好幾天", "網點客流也越來越少"]
+    assert comma_pieces("Our deposits keep leaking to money market funds and cross-border "
+                        "payments take days to arrive") == [
+        "Our deposits keep leaking to money market funds",
+        "cross-border payments take days to arrive"]
+    # pieces too short to stand alone stay one clause
+    assert comma_pieces("网点冷清，成本高，客户少") == ["网点冷清，成本高，客户少"]
+
+
+def test_traditional_joints_split_like_simplified() -> None:
+    assert split_segments("我們拉新一個客戶要三百塊，還老被羊毛黨薅") == [
+        "我們拉新一個客戶要三百塊", "還老被羊毛黨薅"]

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from tongdian.core.catalog import Catalog
 from tongdian.core.config import MAX_QUERY_CHARS, Settings
 from tongdian.core.engine import Engine
+from tongdian.core.permalinks import PermalinkStore
 
 from . import kbpages, pages
 from .auth import MCP_PATH, MachineAuthMiddleware
@@ -84,6 +85,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.state.mcp = mcp
     app.state.templates = make_templates(Path(s.templates))
     app.state.public_url = configured_url
+    app.state.permalinks = PermalinkStore(Path(str(s.permalink_dir)), s.permalink_days)
 
     # revisions, feedback and edits: the database sits beside the index being served
     kb = install_kb(app, settings or s.model_copy(update={"data": engine.index.path.parents[2]}),

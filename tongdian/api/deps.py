@@ -54,13 +54,16 @@ def _limiter() -> anyio.CapacityLimiter:
     return lim
 
 
-async def search_off_loop(engine: Engine, q: object, k: int) -> SearchResponse:
+async def search_off_loop(engine: Engine, q: object, k: int,
+                          max_chars: int = MAX_QUERY_CHARS) -> SearchResponse:
     """``engine.search`` in a worker thread under the per-loop limiter; ``QueryError`` is
     left to the caller, which knows its client's error dialect (HTTP, Dify, MCP)."""
-    return await anyio.to_thread.run_sync(engine.search, q, k, limiter=_limiter())  # type: ignore[arg-type]
+    return await anyio.to_thread.run_sync(engine.search, q, k, max_chars,  # type: ignore[arg-type]
+                                          limiter=_limiter())
 
 
-async def run_search(engine: Engine, q: object, k: int) -> SearchResponse:
+async def run_search(engine: Engine, q: object, k: int,
+                     max_chars: int = MAX_QUERY_CHARS) -> SearchResponse:
     """``engine.search`` off the event loop, with its ``QueryError`` mapped to 400 or 413.
 
     The search is CPU-bound (~20 ms); running it in a worker thread keeps one slow
@@ -69,7 +72,7 @@ async def run_search(engine: Engine, q: object, k: int) -> SearchResponse:
     what queues up into one batch), so more threads only hold more memory in flight.
     """
     try:
-        return await search_off_loop(engine, q, k)
+        return await search_off_loop(engine, q, k, max_chars)
     except QueryError as e:
-        raise ApiError(query_status(q), str(e),
-                       {"max_query_chars": MAX_QUERY_CHARS, "max_k": MAX_K}) from None
+        raise ApiError(query_status(q, max_chars), str(e),
+                       {"max_query_chars": max_chars, "max_k": MAX_K}) from None

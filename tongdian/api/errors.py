@@ -26,9 +26,9 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, f"not found: {what}")
 
 
-def query_status(query: object) -> int:
+def query_status(query: object, max_chars: int = MAX_QUERY_CHARS) -> int:
     """413 for an over-long query (so clients can tell "shorten it" from "fix it"), else 400."""
-    if isinstance(query, str) and len(query.strip()) > MAX_QUERY_CHARS:
+    if isinstance(query, str) and len(query.strip()) > max_chars:
         return 413
     return 400
 

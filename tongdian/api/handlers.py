@@ -20,6 +20,7 @@ from tongdian.core.errors import NotFound, QueryError, UnknownFilter
 
 from .auth import DIFY_PATH, is_machine_path
 from .errors import ApiError, DifyError
+from .messages import page_message
 from .middleware import Scope
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def error_response(request: Request, status: int, error: str, detail: Any = None
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request, "error.html",
-        {"status": status, "error": error, "detail": detail, "json_url": None},
+        {"status": status, "error": page_message(error), "detail": detail, "json_url": None},
         status_code=status,
     )
 

@@ -44,7 +44,7 @@ def heatmap_svg(
     e = escape
     out: list[str] = [
         f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" '
+        f'width="{width}" height="{height}" role="group" '
         f'aria-labelledby="hm-title"><title id="hm-title">痛点 × 科技 热力图</title>'
     ]
     for j, (cid, name) in enumerate(columns):

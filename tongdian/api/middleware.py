@@ -11,12 +11,13 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-#: Largest request body accepted. A maximal query (2,000 CJK characters) is ~6 KB as UTF-8
-#: and ~12 KB as \\u-escaped JSON; 64 KB leaves room for chat envelopes and nothing more.
-MAX_BODY_BYTES = 64 * 1024
+#: Largest request body accepted. A maximal note (20,000 CJK characters) is ~120 KB as
+#: \\u-escaped JSON and ~180 KB as a percent-encoded form; 256 KB holds either and no more.
+MAX_BODY_BYTES = 256 * 1024
 
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; font-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (

@@ -11,25 +11,32 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from tongdian.core.brief import brief_markdown, build_brief, detailed
 from tongdian.core.catalog import Catalog
-from tongdian.core.config import MAX_K
+from tongdian.core.config import MAX_K, MAX_NOTE_CHARS
 from tongdian.core.engine import Engine
+from tongdian.core.models import SearchResponse
+from tongdian.core.permalinks import PermalinkStore
 
-from .deps import CatalogDep, EngineDep, run_search
+from .deps import CatalogDep, EngineDep, base_url, run_search
 from .errors import ApiError
 from .heatmap import heatmap_svg
+from .messages import is_english, page_message
+from .render import took_label
 
 router = APIRouter(include_in_schema=False)
 
 
 #: Pain points whose first example statement is offered as a "try this" suggestion.
 SUGGESTION_IDS = ("P14", "P06", "P11", "P15", "P04", "P19")
-#: Results at least this confident lend their matched words to the query's highlighting.
-HIGHLIGHT_MIN_CONFIDENCE = 0.3
+#: Queries up to this long get a GET link to their JSON twin; a longer one is a permalink's
+#: (a 3,000-character URL is neither shareable nor readable in the footer).
+JSON_LINK_MAX_QUERY = 300
 
 
 def page(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
@@ -88,27 +95,60 @@ async def painpoint(request: Request, pid: str, catalog: CatalogDep) -> Response
     })
 
 
+def _search_ctx(catalog: Catalog, q: str | None, k: int) -> dict[str, Any]:
+    return {"q": q, "k": k, "r": None, "error": None, "nav": "search",
+            "suggestions": suggestions(catalog), "json_url": "/api/search", "permalink": None,
+            "english": is_english(q)}
+
+
+def _result_ctx(request: Request, catalog: Catalog, r: SearchResponse, k: int,
+                permalink: str | None) -> dict[str, Any]:
+    """What the result page shows: detailed results with bars, the rest as "其他可能"."""
+    ctx = _search_ctx(catalog, r.query, k)
+    if permalink:
+        ctx["json_url"] = f"/api/r/{permalink}"
+    elif len(r.query) <= JSON_LINK_MAX_QUERY:
+        ctx["json_url"] = "/api/search?" + urlencode({"q": r.query, "k": k})
+    else:
+        ctx["json_url"] = None
+    shown = detailed(r)
+    shown_ids = {x.id for x in shown}
+    # Highlight in the user's text only the words that evidence a match worth showing:
+    # the union over all candidates would light up half the sentence and mean nothing.
+    terms = list(dict.fromkeys(t for x in shown for t in x.evidence.matched_terms))
+    by_id = {x.id: x.evidence.matched_terms for x in r.results}
+    seg_terms = [by_id.get(s.id or "", []) if s.matched else [] for s in r.segments]
+    brief = build_brief(r, catalog.engine.corpus)
+    ctx.update(r=r, terms=terms, seg_terms=seg_terms, shown=shown,
+               others=[x for x in r.results if x.id not in shown_ids],
+               markdown=brief_markdown(brief, base_url(request)), permalink=permalink,
+               message=page_message(r.message, r.query) if r.matched else None,
+               took=took_label(r.took_ms, r.cached, is_english(r.query)),
+               problems=sum(1 for s in r.segments if s.problem),
+               framing=sum(1 for s in r.segments if not s.problem))
+    return ctx
+
+
 async def _search(request: Request, engine: Engine, catalog: Catalog,
                   q: str | None, k: int) -> Response:
-    ctx: dict[str, Any] = {"q": q, "k": k, "r": None, "error": None, "nav": "search",
-                           "suggestions": suggestions(catalog), "json_url": "/api/search"}
+    ctx = _search_ctx(catalog, q, k)
     if q is None:
         return page(request, "search.html", ctx)
-    ctx["json_url"] = "/api/search?" + urlencode({"q": q, "k": k}) if len(q) <= 600 else None
     try:
         r = await run_search(engine, q, k)
     except ApiError as e:
-        ctx["error"] = e.error
-        return page(request, "search.html", ctx, status=e.status)
-    # Highlight in the user's text only the words that evidence a match worth showing:
-    # the union over all candidates would light up half the sentence and mean nothing.
-    shown = [x for x in r.results if x.confidence >= HIGHLIGHT_MIN_CONFIDENCE] or r.results[:1]
-    terms = (list(dict.fromkeys(t for x in shown for t in x.evidence.matched_terms))
-             if r.matched else [])
-    by_id = {x.id: x.evidence.matched_terms for x in r.results}
-    seg_terms = [by_id.get(s.id or "", []) if s.matched else [] for s in r.segments]
-    ctx.update(r=r, terms=terms, seg_terms=seg_terms)
-    return page(request, "search.html", ctx)
+        return _error_page(request, ctx, e, q)
+    return page(request, "search.html", _result_ctx(request, catalog, r, k, None))
+
+
+def _error_page(request: Request, ctx: dict[str, Any], e: ApiError, q: str | None) -> Response:
+    """The search page with the error; a text that failed is not put back into the form
+    (resubmitting it would fail again), only its length is reported."""
+    ctx["error"] = page_message(e.error, q)
+    ctx["failed_chars"] = len(q.strip()) if isinstance(q, str) else 0
+    ctx["q"] = None
+    ctx["json_url"] = None
+    return page(request, "search.html", ctx, status=e.status)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -124,7 +164,9 @@ async def search(
 
 @router.post("/search", response_class=HTMLResponse)
 async def search_form(request: Request, engine: EngineDep, catalog: CatalogDep) -> Response:
-    """The long-briefing form posts here: a few hundred characters do not belong in a URL."""
+    """The long-note form posts here (up to ``MAX_NOTE_CHARS``): the answer is stored and
+    the browser redirected to its permalink, so a refresh re-reads it instead of posting
+    again and the link can be shared."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise ApiError(415, "请通过页面上的表单提交（application/x-www-form-urlencoded）")
@@ -137,7 +179,22 @@ async def search_form(request: Request, engine: EngineDep, catalog: CatalogDep) 
         raise ApiError(422, f"k must be a whole number from 1 to {MAX_K}") from None
     if not 1 <= k <= MAX_K:
         raise ApiError(422, f"k must be a whole number from 1 to {MAX_K}")
-    return await _search(request, engine, catalog, q if isinstance(q, str) else "", k)
+    text = q if isinstance(q, str) else ""
+    try:
+        r = await run_search(engine, text, k, MAX_NOTE_CHARS)
+    except ApiError as e:
+        return _error_page(request, _search_ctx(catalog, text, k), e, text)
+    store: PermalinkStore = request.app.state.permalinks
+    key = await anyio.to_thread.run_sync(store.save, r.query, k, r)
+    return RedirectResponse(f"/r/{key}", status_code=303)
+
+
+@router.get("/r/{key}", response_class=HTMLResponse)
+async def stored_result(request: Request, key: str, catalog: CatalogDep) -> Response:
+    """A stored result, by its permalink."""
+    store: PermalinkStore = request.app.state.permalinks
+    item = store.load(key)
+    return page(request, "search.html", _result_ctx(request, catalog, item.response, item.k, key))
 
 
 @router.get("/risks", response_class=HTMLResponse)

@@ -153,3 +153,29 @@ def confidence_bar(x: float, width: int = 160, height: int = 10) -> Markup:
         f'<rect class="bar-fg" x="0" y="0" width="{w}" height="{height}" rx="{height / 2}"/>'
         f"</svg>"
     )
+
+
+# -- quiet display ------------------------------------------------------------------------------
+
+
+def took_label(ms: float, cached: bool, english: bool = False) -> str:
+    """The time an answer took, as measured: a cached answer says so instead of "0 毫秒"."""
+    if cached:
+        return "cached answer" if english else "缓存结果"
+    if ms < 1:
+        return "under 1 ms" if english else "不到 1 毫秒"
+    if ms >= 1000:
+        return f"{ms / 1000:.1f} s" if english else f"用时 {ms / 1000:.1f} 秒"
+    return f"{ms:.0f} ms" if english else f"用时 {ms:.0f} 毫秒"
+
+
+def occurring(terms: Iterable[str], text: str) -> list[str]:
+    """The terms that occur in ``text`` (as written, Traditional or full-width alike): the
+    words shown as "matched" beside a quoted example must be found in that example."""
+    shadow = _shadow(text or "")
+    return [t for t in terms if t and t.strip().lower() in shadow]
+
+
+def short_url(url: str, limit: int = 72) -> str:
+    """A long link shown shortened (the href keeps the whole URL)."""
+    return url if len(url) <= limit else url[: limit - 20] + "…" + url[-12:]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
+from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
 from tongdian.core.models import SearchResponse
 
 
@@ -24,8 +24,10 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(description=f"the bank's problem, up to {MAX_QUERY_CHARS} characters")
-    k: int = Field(5, ge=1, le=MAX_K, description="how many pain points to return")
+    q: str = Field(description=f"the bank's problem or a whole meeting note, up to "
+                   f"{MAX_NOTE_CHARS} characters")
+    k: int = Field(5, ge=1, le=MAX_K, description="how many pain points to return at least "
+                   "(every pain point a passage maps to confidently is returned as well)")
 
 
 class ChatRequest(BaseModel):

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
+from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
 
 from . import render
 from .handlers import ZH_STATUS
@@ -28,6 +28,9 @@ def make_templates(directory: Path) -> Jinja2Templates:
         percent=render.percent,
         kind_label=render.kind_label,
         doc_html=render.doc_html,
+        occurring=render.occurring,
+        short_url=render.short_url,
+        max_note_chars=MAX_NOTE_CHARS,
         strong_confidence=render.STRONG_CONFIDENCE,
         max_query_chars=MAX_QUERY_CHARS,
         max_k=MAX_K,

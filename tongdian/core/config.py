@@ -39,6 +39,9 @@ def default_home() -> Path:
 #: Longest query accepted, in characters. Briefings are a few hundred characters; beyond
 #: this a paste is almost certainly a whole document, and embedding it would stall a worker.
 MAX_QUERY_CHARS = 2000
+#: Longest text accepted in a request *body* (POST): a whole meeting note. Analysing 20,000
+#: characters takes a few seconds of one core, which a consultant waits for once per note.
+MAX_NOTE_CHARS = 20000
 MAX_K = 20
 
 
@@ -67,6 +70,11 @@ class Settings(BaseSettings):
         "see README: Performance)",
     )
 
+    permalink_days: float = Field(
+        30.0, gt=0, description="how long a stored result (permalink /r/<hash>) is kept, in days")
+    permalink_dir: Path | None = Field(
+        None, description="where stored results live (default: HOME/results)")
+
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="comma-separated Bearer keys for the machine routes (/v1/*, /retrieval, "
@@ -88,6 +96,8 @@ class Settings(BaseSettings):
     def _data_under_home(self) -> Settings:
         if self.data is None:
             self.data = self.home / "index"
+        if self.permalink_dir is None:
+            self.permalink_dir = self.home / "results"
         return self
 
     def machine_keys(self) -> frozenset[str]:

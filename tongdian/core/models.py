@@ -88,6 +88,8 @@ class Result(PainPointHeader):
     approaches: list[ApproachOut]
     risks: list[RiskOut]
     case: CaseOut | None = None
+    mapped: bool = Field(False, description="a passage of the text maps to it confidently: "
+                         "answer it in full, however far down it ranks")
 
 
 class Segment(BaseModel):
@@ -96,6 +98,10 @@ class Segment(BaseModel):
     id: str | None = None
     title: str | None = None
     confidence: float = Field(ge=0.0, le=1.0)
+    problem: bool = Field(True, description="false: the passage describes no problem "
+                          "(background, agenda, next steps, greetings…) and is not ranked")
+    reason: str | None = Field(None, description="why it is not a problem: 'framing: <cue>' "
+                               "or 'out_of_scope'")
 
 
 class SearchResponse(BaseModel):
@@ -108,6 +114,11 @@ class SearchResponse(BaseModel):
     results: list[Result]
     segments: list[Segment]
     took_ms: float
+    chars: int = Field(0, description="characters in the query as searched")
+    analysed_chars: int = Field(0, description="characters analysed (less than chars only "
+                                "when truncated)")
+    truncated: bool = Field(False, description="true when part of the text was not analysed")
+    cached: bool = Field(False, description="answered from the cache (took_ms is the lookup)")
 
 
 # -- the catalog: pages that do not depend on a query ---------------------------------------

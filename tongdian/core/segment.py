@@ -1,13 +1,26 @@
 """Split a briefing into the clauses that may each describe a different problem.
 
-Consultants paste whole briefings: several problems plus context (where the meeting is,
-who signs the budget). Scoring each clause on its own lets the answer say which part of
-the text evidences which pain point, and lets context clauses fall below the threshold.
+Consultants paste whole briefings and meeting notes: several problems plus context (where
+the meeting is, who signs the budget, what happens next). Scoring each clause on its own
+lets the answer say which part of the text evidences which pain point, and lets context
+clauses fall out of the ranking.
+
+Two levels: ``split_segments`` cuts at sentence ends and at clause joints (同时、而且、还…);
+``comma_pieces`` cuts one such clause further at every comma, for sentences that list
+several problems with no joint word ("存款流失，跨境汇款又慢，网点也冷清"). Whether the finer
+cut is kept is the engine's decision (it keeps it only when the pieces map to different
+pain points). Joints are found on a Simplified shadow of the text, so Traditional input
+splits where Simplified does; the clauses returned are always the original text.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opencc
 
 # Sentence ends, and clause joints that usually start a new concern.
 _SENTENCE = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)\s+")
@@ -17,8 +30,16 @@ _JOINT = re.compile(
     r"|[，,]\s*(?=and\s+(?:we|our|the)\b)|\s+(?=(?:also|plus|additionally|meanwhile)\s)",
     re.IGNORECASE,
 )
+#: Finer cuts inside a clause: every comma or enumeration mark, and an English " and "/
+#: ", while"/", but" between two clauses (each side is checked for substance afterwards).
+_PIECE = re.compile(r"[，,、：:]\s*|\s+(?:and|while|but|whereas)\s+(?=\w)", re.IGNORECASE)
 MIN_CJK_CHARS = 6
 MIN_LATIN_WORDS = 4
+#: Clauses analysed at most. A 20,000-character note splits into ~700 clauses; past this
+#: the rest is reported as not analysed (``truncated``) instead of being dropped silently.
+MAX_SEGMENTS = 1200
+#: Characters stripped from both ends of a clause: separators, never brackets or quotes.
+_EDGE = " \t\r\n，,。；;、：:．.…—-–·!！?？"
 
 
 def _substantial(s: str) -> bool:
@@ -28,15 +49,42 @@ def _substantial(s: str) -> bool:
     return cjk / MIN_CJK_CHARS + latin / MIN_LATIN_WORDS >= 1
 
 
-def split_segments(text: str, max_segments: int = 8) -> list[str]:
-    """Clauses worth scoring on their own; one element means "treat the text as one problem"."""
-    parts: list[str] = []
-    for sentence in _SENTENCE.split(text):
-        for clause in _JOINT.split(sentence):
-            clause = clause.strip(" \t，,。；;")
-            if clause:
-                parts.append(clause)
-    # glue fragments too short to stand alone onto their neighbour
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def _shadow(text: str) -> str:
+    """A same-length Simplified, half-width copy: joints are matched on it, cuts applied to
+    the original (a phrase conversion that changes the length falls back to the text)."""
+    simp = _t2s().convert(text) if text else text
+    if len(simp) != len(text):
+        simp = text
+    out = []
+    for ch in simp:
+        n = unicodedata.normalize("NFKC", ch)
+        out.append(n if len(n) == 1 else ch)
+    return "".join(out)
+
+
+def _cut(text: str, pattern: re.Pattern[str]) -> list[str]:
+    """Split ``text`` where ``pattern`` matches its shadow; separators are dropped."""
+    shadow = _shadow(text)
+    out, pos = [], 0
+    for m in pattern.finditer(shadow):
+        out.append(text[pos:m.start()])
+        pos = m.end()
+    out.append(text[pos:])
+    return out
+
+
+def clean(clause: str) -> str:
+    """A clause without separators at its edges (no passage starts with a stray "，")."""
+    return clause.strip(_EDGE)
+
+
+def _glue(parts: list[str]) -> list[str]:
+    """Glue fragments too short to stand alone onto their neighbour."""
     merged: list[str] = []
     for p in parts:
         if merged and not _substantial(merged[-1]):
@@ -46,8 +94,55 @@ def split_segments(text: str, max_segments: int = 8) -> list[str]:
     if len(merged) > 1 and not _substantial(merged[-1]):
         last = merged.pop()
         merged[-1] = f"{merged[-1]}，{last}"
-    if len(merged) > max_segments:
-        # keep the longest clauses: briefings put the substance in the long ones
-        keep = sorted(sorted(range(len(merged)), key=lambda i: -len(merged[i]))[:max_segments])
-        merged = [merged[i] for i in keep]
-    return merged or [text.strip()]
+    return merged
+
+
+@dataclass(frozen=True)
+class Split:
+    """The clauses of a text, and how much of it they cover."""
+
+    segments: list[str]
+    analysed_chars: int  # characters of the text up to the end of the last clause analysed
+    truncated: bool  # True when clauses past ``MAX_SEGMENTS`` were left out
+
+
+def split_text(text: str, max_segments: int = MAX_SEGMENTS) -> Split:
+    """Clauses in order; past ``max_segments`` the rest is cut and the cut reported."""
+    parts: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        for clause in _cut(sentence, _JOINT):
+            clause = clean(clause)
+            if clause:
+                parts.append(clause)
+    merged = _glue(parts)
+    truncated = len(merged) > max_segments
+    if truncated:
+        merged = merged[:max_segments]
+    if not merged:
+        stripped = text.strip()
+        return Split([stripped], len(stripped), False)
+    analysed = len(text)
+    if truncated:
+        # where the last kept clause ends in the original text (its first line is verbatim)
+        last = merged[-1].split("，")[-1]
+        at = text.rfind(last)
+        analysed = at + len(last) if at >= 0 else len(text)
+    return Split(merged, analysed, truncated)
+
+
+def split_segments(text: str, max_segments: int = MAX_SEGMENTS) -> list[str]:
+    """Clauses worth scoring on their own; one element means "treat the text as one problem"."""
+    return split_text(text, max_segments).segments
+
+
+def comma_pieces(clause: str) -> list[str]:
+    """``clause`` cut at every comma where each piece could describe a problem on its own.
+
+    One element when no such cut exists. Pieces too short to stand alone are glued to
+    their neighbour, so "网点冷清，成本高，客户少" stays whole.
+    """
+    pieces = [p for p in (clean(x) for x in _cut(clause, _PIECE)) if p]
+    if len(pieces) < 2:
+        return [clause]
+    glued = _glue(pieces)
+    return glued if len(glued) > 1 else [clause]

@@ -7,6 +7,7 @@ core error and rendered as ``{"error": …, "detail": …}`` by ``handlers.py``.
 """
 
 from . import (
+    brief,
     chat,
     dify,
     feedback,
@@ -21,4 +22,4 @@ from . import (
 
 ROUTERS = [search.router, chat.router, painpoints.router, risks.router, technologies.router,
            health.router, openai_compat.router, dify.router,
-           revisions.router, feedback.router]
+           revisions.router, feedback.router, brief.router]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
+from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
 from tongdian.core.models import SearchResponse
 
 from ..bodies import ERRORS, as_json, body_doc, parse_body
@@ -36,7 +36,9 @@ async def search_get(
              openapi_extra=body_doc(SearchRequest),
              summary="Rank the pain points a (long) text describes")
 async def search_post(request: Request, engine: EngineDep) -> Response:
-    """Same answer as `GET /api/search`; for briefings, `segments` says which part of the
-    text evidences which pain point."""
+    """Same answer as `GET /api/search`, for texts up to 20,000 characters (whole meeting
+    notes); `segments` says which part of the text evidences which pain point, and which
+    parts describe no problem (`problem: false`). `truncated` is true if any of it was not
+    analysed (`analysed_chars` of `chars`)."""
     body = await parse_body(request, SearchRequest)
-    return as_json(await run_search(engine, body.q, body.k))
+    return as_json(await run_search(engine, body.q, body.k, MAX_NOTE_CHARS))
