@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tongdian.core.answers import Answers
+from tongdian.core.ask import Asker
 from tongdian.core.build import LoadedIndex, ensure_index
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS, Settings
 from tongdian.core.corpus import Corpus, load_corpus
@@ -99,6 +100,9 @@ class Engine:
         self._generic = frozenset(t for t, n in df.items() if n > 0.4 * len(self._entry_tokens))
         self._centroids = self._entry_centroids()
         self.answers = Answers(corpus)
+        # questions about the report (risks, technologies, modes, the case, numbers): ask.py
+        self.asker = Asker(corpus, embedder, tok, self.evidence.dense.vectors()[
+            self.evidence.view_is_example], self.answers)
 
     @classmethod
     def open(
@@ -153,7 +157,11 @@ class Engine:
         hit = self._answers.get(key)
         if hit is not None:
             return hit.model_copy(update={"took_ms": round((time.perf_counter() - t0) * 1000, 2)})
-        answer = self._search(text, k, t0)
+        rw = self.asker.rewrite(text)
+        answer = self._search(rw.text, k, t0)
+        intent, typed = self.asker.answer(rw.text, answer.results, answer.matched)
+        answer = answer.model_copy(update={"query": text, "intent": intent, "answers": typed,
+                                           "corrections": rw.corrections})
         self._answers.put(key, answer)
         return answer
 
