@@ -26,6 +26,8 @@ class SearchRequest(BaseModel):
 
     q: str = Field(description=f"the bank's problem, up to {MAX_QUERY_CHARS} characters")
     k: int = Field(5, ge=1, le=MAX_K, description="how many pain points to return")
+    kinds: str | None = Field(None, max_length=200, description="comma-separated kinds of "
+                              "`answers` to keep: painpoint, risk, technology, cooperation, case")
 
 
 class ChatRequest(BaseModel):

@@ -10,12 +10,32 @@ from __future__ import annotations
 
 from tongdian.core.models import SearchResponse, TypedAnswer
 
+from .errors import ApiError
 from .render import zh_punct
 
 KIND_LABEL = {"painpoint": "痛点", "compare": "痛点对比", "risk": "风险", "technology": "技术",
               "cooperation": "合作模式", "case": "案例"}
 #: Pain points listed under a risk or a technology before "…等 N 个".
 LIST_MAX = 8
+
+
+KINDS = ("painpoint", "risk", "technology", "cooperation", "case")
+
+
+def only_kinds(r: SearchResponse, raw: str | None) -> SearchResponse:
+    """``answers`` restricted to the kinds a client asked for (``kinds=risk,technology``).
+
+    An unknown kind is the client's mistake, said as a 422 naming the valid ones; an empty
+    value means every kind. ``results`` and the rest of the answer are left as they are.
+    """
+    if raw is None or not raw.strip():
+        return r
+    wanted = [k.strip() for k in raw.split(",") if k.strip()]
+    bad = [k for k in wanted if k not in KINDS]
+    if bad:
+        raise ApiError(422, f"unknown kind {bad[0][:40]!r}: kinds are {', '.join(KINDS)}",
+                       {"kinds": list(KINDS)})
+    return r.model_copy(update={"answers": [a for a in r.answers if a.kind in wanted]})
 
 
 def corrections_line(r: SearchResponse) -> str | None:
