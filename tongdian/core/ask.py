@@ -310,7 +310,7 @@ class Asker:
             for pp in c.painpoints:
                 using = [a.text for a in pp.approaches if t.id in a.tech]
                 if using:
-                    uses.append(PainUse(id=pp.id, title=pp.title, reason="；".join(using),
+                    uses.append(PainUse(id=pp.id, title=pp.title, reason="；".join(u.rstrip("。") for u in using),
                                         url=f"/p/{pp.id}"))
                     risk_ids += [link.id for link in pp.risks]
             counts = {rid: risk_ids.count(rid) for rid in dict.fromkeys(risk_ids)}
