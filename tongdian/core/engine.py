@@ -160,8 +160,11 @@ class Engine:
         rw = self.asker.rewrite(text)
         answer = self._search(rw.text, k, t0)
         intent, typed = self.asker.answer(rw.text, answer.results, answer.matched)
-        answer = answer.model_copy(update={"query": text, "intent": intent, "answers": typed,
-                                           "corrections": rw.corrections})
+        update: dict[str, object] = {"query": text, "intent": intent, "answers": typed,
+                                     "corrections": rw.corrections}
+        if intent != "problem" and typed:  # a question about the report: say what answers it
+            update["message"] = f"报告中的答案：{typed[0].title}"
+        answer = answer.model_copy(update=update)
         self._answers.put(key, answer)
         return answer
 
