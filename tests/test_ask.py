@@ -190,3 +190,27 @@ def test_ask_set_floor(engine) -> None:  # type: ignore[no-untyped-def]
     assert rep["metrics"]["hit@3"] >= ASK_HIT3_FLOOR, rep["failures"]
     for kind, m in rep["per_kind"].items():
         assert m["hit@3"] >= 0.85, (kind, rep["failures"])
+
+
+def test_a_broken_ask_file_names_the_file_and_field(corpus_copy) -> None:  # type: ignore[no-untyped-def]
+    from tongdian.core.ask import load_ask
+    from tongdian.core.corpus import CorpusError
+
+    f = corpus_copy / "ask.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("  credit:\n", "  credti:\n", 1), encoding="utf-8")
+    with pytest.raises(CorpusError) as e:
+        load_ask(load_corpus(corpus_copy))
+    assert "ask.yaml" in str(e.value) and "risks.credti" in str(e.value)
+
+
+def test_every_item_of_the_corpus_has_example_questions() -> None:
+    from tongdian.core.ask import load_ask
+
+    c = load_corpus(CORPUS)
+    f = load_ask(c)
+    assert set(f.risks) == set(c.risks) and set(f.technologies) == set(c.technologies)
+    assert set(f.cooperation) == {m.id for m in c.cooperation} | {"overview"}
+    assert set(f.cases) == set(c.cases)
+    for section in (f.risks, f.technologies, f.cooperation, f.cases):
+        for iid, item in section.items():
+            assert len(item.questions) >= 3, iid

@@ -57,17 +57,23 @@ def _engine(settings: Settings, rebuild: bool | None = None):  # type: ignore[no
 def validate(corpus: CorpusOpt = None) -> None:
     """Check every corpus file; exit 2 naming the file and field if one is wrong."""
     root = corpus or Settings().corpus
+    from tongdian.core.ask import load_ask
+
     try:
         c = load_corpus(root)
+        ask = load_ask(c)  # questions about the report: checked here too, not at first search
     except CorpusError as e:
         err.print(f"[red]invalid corpus[/red] {e}")
         raise typer.Exit(2) from None
+    n_q = sum(len(i.questions) for sec in (ask.risks, ask.technologies, ask.cooperation, ask.cases)
+              for i in sec.values())
     n_ex = sum(len(p.examples) for p in c.painpoints)
     n_wr = sum(len(p.written_examples) for p in c.painpoints)
     out.print(f"corpus ok: {len(c.painpoints)} pain points, {n_ex + n_wr} example statements "
               f"({n_ex} spoken, {n_wr} written), {len(c.bank_related)} bank-related and "
               f"{len(c.out_of_scope) - len(c.bank_related)} other out-of-scope statements, "
-              f"{len(c.risks)} risks, {len(c.technologies)} technologies, digest {c.digest[:12]}")
+              f"{len(c.risks)} risks, {len(c.technologies)} technologies, {n_q} example questions "
+              f"about the report, digest {c.digest[:12]}")
 
 
 @app.command()
