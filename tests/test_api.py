@@ -68,7 +68,7 @@ def test_openapi_documents_every_json_route(client: TestClient) -> None:
               "/api/technologies", "/api/health"):
         assert p in paths
     body = paths["/api/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert set(body["properties"]) == {"q", "k"}
+    assert set(body["properties"]) == {"q", "k", "kinds"}  # kinds: which typed answers
     assert "/" not in paths  # pages are not part of the API description
 
 

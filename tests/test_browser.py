@@ -285,3 +285,44 @@ def test_print_view_is_a_clean_brief(server: str, browser) -> None:  # type: ign
         assert cards and all(c.value_of_css_property("break-inside") == "avoid" for c in cards)
     finally:
         d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+#: One question per kind of typed answer, with the form the page must show it in.
+ASK_PAGES = [
+    ("painpoint", "第十四个痛点讲的是什么", "section.typed-painpoint", "P14"),
+    ("compare", "P05和P12有什么区别？", "section.typed-compare table.compare-table", "P12"),
+    ("risk", "系统性风险报告怎么说", "section.typed-risk ul.controls li", "系统性风险"),
+    ("technology", "区块链有什么风险", "section.typed-technology", "区块链"),
+    ("cooperation", "有哪几种合作模式", "section.typed-cooperation div.modes div.mode", "投贷联动"),
+    ("case", "三步引流是哪三步", "section.typed-case ol.steps > li", "1449"),
+]
+
+
+@pytest.mark.parametrize("kind,q,css,word", ASK_PAGES, ids=[p[0] for p in ASK_PAGES])
+def test_each_kind_of_typed_answer_in_its_own_form(server: str, browser, kind: str, q: str,  # type: ignore[no-untyped-def]
+                                                   css: str, word: str) -> None:
+    from urllib.parse import urlencode
+
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get(server + "/search?" + urlencode({"q": q}))
+    section = d.find_element(By.CSS_SELECTOR, "section.typed-answer")
+    assert section.is_displayed() and word in section.text, section.text[:300]
+    parts = d.find_elements(By.CSS_SELECTOR, css)
+    assert parts, css
+    if kind == "cooperation":  # the three modes side by side: one row, three columns
+        assert len(parts) == 3
+        assert len({round(p.location["y"]) for p in parts}) == 1
+    if kind == "compare":  # two columns of pain points
+        assert len(d.find_elements(By.CSS_SELECTOR, "table.compare-table thead th")) == 3
+    if kind == "case":
+        assert len(parts) == 3
+    # the typed answer sits above the pain-point results
+    results = d.find_elements(By.CSS_SELECTOR, "ol.results")
+    if results:
+        assert section.location["y"] < results[0].location["y"]
+    shot = SCREENSHOT.parent / f"ask-{kind}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    assert d.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000

@@ -45,10 +45,28 @@ def _eval_queries() -> list[tuple[str, str]]:
     return out
 
 
+ASK_DEV = PROJECT_ROOT / "bench" / "data" / "ask_dev.jsonl"
+
+
+def _ask_questions() -> list[str]:
+    """The corpus's example questions about the report (``corpus/ask.yaml``)."""
+    from tongdian.core.ask import load_ask
+
+    f = load_ask(load_corpus(CORPUS))
+    return [q for section in (f.risks, f.technologies, f.cooperation, f.cases)
+            for item in section.values() for q in item.questions]
+
+
+def _ask_dev() -> list[tuple[str, str]]:
+    """The public ask dev set: it measures the example questions, so they must not copy it."""
+    return [(r["id"], r["q"]) for line in ASK_DEV.read_text(encoding="utf-8").splitlines()
+            if line.strip() for r in [json.loads(line)]]
+
+
 def _statements() -> list[str]:
     c = load_corpus(CORPUS)
     texts = [t for p in c.painpoints for t in (*p.examples, *p.written_examples)]
-    return texts + list(c.out_of_scope)
+    return texts + list(c.out_of_scope) + _ask_questions()
 
 
 def _near(texts: list[str], queries: list[tuple[str, str]]) -> list[str]:
@@ -88,6 +106,21 @@ def test_no_corpus_statement_paraphrases_an_eval_query(engine: Engine) -> None:
     sims = qv @ stmts.T
     worst = np.argwhere(sims > MAX_COSINE)
     found = [f"{queries[i][0]} ~ {texts[j][:60]!r} (cosine {sims[i, j]:.3f})" for i, j in worst]
+    assert found == []
+
+
+def test_no_corpus_question_copies_an_ask_dev_question() -> None:
+    """The ask set was written first; the corpus's questions vary its words and structure."""
+    assert _near(_ask_questions(), _ask_dev()) == []
+
+
+def test_no_corpus_question_paraphrases_an_ask_dev_or_eval_query(engine: Engine) -> None:
+    qs = _ask_questions()
+    queries = _ask_dev() + _eval_queries()
+    qv = engine.embedder.embed_queries([q for _, q in queries])
+    sims = qv @ engine.asker.q_vecs.T
+    found = [f"{queries[i][0]} ~ {qs[j][:60]!r} (cosine {sims[i, j]:.3f})"
+             for i, j in np.argwhere(sims > MAX_COSINE)]
     assert found == []
 
 

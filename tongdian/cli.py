@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tongdian.core.config import Settings, settings_env
@@ -70,17 +71,23 @@ def _served_engine(settings: Settings):  # type: ignore[no-untyped-def]
 def validate(corpus: CorpusOpt = None) -> None:
     """Check every corpus file; exit 2 naming the file and field if one is wrong."""
     root = corpus or Settings().corpus
+    from tongdian.core.ask import load_ask
+
     try:
         c = load_corpus(root)
+        ask = load_ask(c)  # questions about the report: checked here too, not at first search
     except CorpusError as e:
         err.print(f"[red]invalid corpus[/red] {e}")
         raise typer.Exit(2) from None
+    n_q = sum(len(i.questions) for sec in (ask.risks, ask.technologies, ask.cooperation, ask.cases)
+              for i in sec.values())
     n_ex = sum(len(p.examples) for p in c.painpoints)
     n_wr = sum(len(p.written_examples) for p in c.painpoints)
     out.print(f"corpus ok: {len(c.painpoints)} pain points, {n_ex + n_wr} example statements "
               f"({n_ex} spoken, {n_wr} written), {len(c.bank_related)} bank-related and "
               f"{len(c.out_of_scope) - len(c.bank_related)} other out-of-scope statements, "
-              f"{len(c.risks)} risks, {len(c.technologies)} technologies, digest {c.digest[:12]}")
+              f"{len(c.risks)} risks, {len(c.technologies)} technologies, {n_q} example questions "
+              f"about the report, digest {c.digest[:12]}")
 
 
 @app.command()
@@ -99,7 +106,19 @@ DETAIL_CONFIDENCE = 0.2
 
 def print_response(r: SearchResponse) -> None:
     """Readable Chinese output; lines are left to the terminal to wrap (CJK has no spaces)."""
+    from tongdian.api.typed import corrections_line, typed_lines
+
     say = out.print
+    fixed = corrections_line(r)
+    if fixed:
+        say(f"[yellow]{escape(fixed)}[/yellow]", soft_wrap=True)
+    typed = typed_lines(r)  # a question about the report: its typed answer comes first
+    for line in typed:
+        say(escape(line), soft_wrap=True)
+    if typed:
+        say()
+        if not r.matched:
+            return
     if not r.matched:
         say(f"[yellow]{r.message}[/yellow]  (in-scope {r.in_scope:.2f} < {r.threshold:.2f})", soft_wrap=True)
         if r.results:
@@ -171,24 +190,33 @@ def eval_(
     data: DataOpt = None,
 ) -> None:
     """P@1, ok@1, hit@3, MRR, multi-label recall@3, out-of-scope handling, per style."""
+    from tongdian.core.ask_eval import is_ask_set
     from tongdian.core.evaluate import Prediction, evaluate, load_queries, split_half
 
     try:
+        if is_ask_set(file):  # questions about the report: typed answers, not pain points
+            _eval_ask(file, as_json, failures, _settings(embedder, corpus, data))
+            return
         qs = split_half(load_queries(file), half)
     except (OSError, ValueError) as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     eng = _engine(_settings(embedder, corpus, data))
 
+    typed_first: list[str] = []  # ids whose answers lead with a typed item, not a pain point
+
     def predict(text: str) -> Prediction:
         r = eng.search(text, k=10)
+        if r.intent != "problem":
+            typed_first.append(r.intent)
         return Prediction([x.id for x in r.results], r.matched)
 
     eng.search("预热 warm-up")  # the first call loads model threads: keep it out of the latencies
     eng.embedder.cache.clear()  # type: ignore[attr-defined]
     rep = evaluate(qs, predict)
     if as_json:
-        report = {"file": file.name, "half": half, **rep.to_json()}  # which set, which half
+        report = {"file": file.name, "half": half, **rep.to_json(),  # which set, which half
+                  "typed_first": len(typed_first)}
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
         return
     which = "" if half == "all" else f" ({half} half)"
@@ -199,6 +227,8 @@ def eval_(
         t.add_row(k_, f"{v:.3f}")
     t.add_row("latency p50 / p99 ms", f"{rep.latency_ms['p50']:.1f} / {rep.latency_ms['p99']:.1f}")
     out.print(t)
+    out.print(f"read as a question about the report (typed answer first): {len(typed_first)} of "
+              f"{rep.n} {sorted(set(typed_first))}")
     st = Table(title="per style")
     for c in ("style", "n", "P@1 / rejected", "hit@3"):
         st.add_column(c)
@@ -212,6 +242,31 @@ def eval_(
         for f in rep.failures:
             out.print(f"[red]miss[/red] {f['id']} {f['style']} want {f['primary']} got {f['got']} "
                       f"matched={f['matched']}: {f['query'][:80]}")
+
+
+def _eval_ask(file: Path, as_json: bool, failures: bool, settings: Settings) -> None:
+    """hit@1 / hit@3 of the expected typed item among ``answers``, per kind and form."""
+    from tongdian.core.ask_eval import evaluate_ask, load_ask_set
+
+    qs = load_ask_set(file)
+    eng = _engine(settings)
+    rep = evaluate_ask(qs, lambda text: eng.search(text, k=10).answers)
+    if as_json:
+        sys.stdout.write(json.dumps({"file": file.name, **rep}, ensure_ascii=False, indent=2) + "\n")
+        return
+    t = Table(title=f"tongdian eval · {file.name} · {rep['n']} questions about the report · "
+                    f"{eng.embedder.spec}")
+    for c in ("group", "n", "hit@1", "hit@3"):
+        t.add_column(c)
+    t.add_row("all", str(rep["n"]), f"{rep['metrics']['hit@1']:.3f}", f"{rep['metrics']['hit@3']:.3f}")
+    for label, group in (("kind", rep["per_kind"]), ("form", rep["per_form"])):
+        for name, m in group.items():
+            t.add_row(f"{label}: {name}", str(m["n"]), f"{m['hit@1']:.3f}", f"{m['hit@3']:.3f}")
+    out.print(t)
+    if failures:
+        for f in rep["failures"]:
+            out.print(f"[red]miss[/red] {f['id']} {f['kind']}/{f['form']} want {f['expected']} "
+                      f"got {f['got']}: {escape(f['q'][:80])}")
 
 
 @app.command()

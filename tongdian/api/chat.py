@@ -8,6 +8,7 @@ from urllib.parse import quote
 from tongdian.core.models import SearchResponse
 
 from .render import STRONG_CONFIDENCE, percent, zh_punct
+from .typed import corrections_line, typed_lines
 
 #: Characters with a meaning in Markdown, HTML or chat mark-up (Slack's <…|…>, mentions),
 #: swapped for their full-width look-alikes: the text stays readable to a Chinese reader and
@@ -33,6 +34,11 @@ def chat_markdown(r: SearchResponse, base_url: str, k: int = 3) -> str:
     base = base_url.rstrip("/")
     asked = neutralise(r.query)
     lines: list[str] = [f"**痛点匹配**：「{asked}」", ""]
+    typed = typed_lines(r, base, markdown=True)  # a question about the report: its answer first
+    fixed = corrections_line(r)
+    lines += [*([fixed, ""] if fixed else []), *typed, *([""] if typed else [])]
+    if typed and not r.matched:
+        return "\n".join([*lines, f"全部二十个痛点：{base}/"])
     if not r.matched:
         lines.append("没有找到足够匹配的银行痛点。可以换个说法，描述业务上遇到的具体困难，"
                      "例如“小微企业贷款审批太慢、风控靠人工”。")

@@ -141,9 +141,10 @@ def build_mcp_server(engine: Engine, catalog: Catalog, base_url: str | None = No
                                                    f"{MAX_QUERY_CHARS} characters")],
         ctx: Context,
     ) -> Annotated[CallToolResult, SearchResponse]:
-        """Which pain points a question is about, answered as a chat reply (Markdown) with
-        the structured search answer alongside. For now every question is a pain-point
-        question; typed answers for other kinds will arrive here."""
+        """A question answered as a chat reply (Markdown) with the structured search answer
+        alongside: a question about the report (a risk, a technology, the cooperation modes,
+        the case, a pain point by number) leads with that item (`answers`, `intent`); a
+        bank's problem with its pain points."""
         r = await search(question, 3)
         return _result(r, chat_markdown(r, link_base(ctx), k=3))
 

@@ -28,6 +28,8 @@ class SearchRequest(BaseModel):
                    f"{MAX_NOTE_CHARS} characters")
     k: int = Field(5, ge=1, le=MAX_K, description="how many pain points to return at least "
                    "(every pain point a passage maps to confidently is returned as well)")
+    kinds: str | None = Field(None, max_length=200, description="comma-separated kinds of "
+                              "`answers` to keep: painpoint, risk, technology, cooperation, case")
 
 
 class ChatRequest(BaseModel):

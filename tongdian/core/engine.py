@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tongdian.core.answers import Answers
+from tongdian.core.ask import Asker
 from tongdian.core.build import LoadedIndex, ensure_index
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS, Settings
 from tongdian.core.corpus import Corpus, load_corpus
@@ -142,6 +143,9 @@ class Engine:
         self._centroids = self._entry_centroids()
         self._tech_aliases = self._tech_alias_forms(corpus)
         self.answers = Answers(corpus)
+        # questions about the report (risks, technologies, modes, the case, numbers): ask.py
+        self.asker = Asker(corpus, embedder, tok, self.evidence.dense.vectors()[
+            self.evidence.view_is_example], self.answers)
 
     @classmethod
     def open(
@@ -292,7 +296,16 @@ class Engine:
         if hit is not None:
             return hit.model_copy(update={"took_ms": round((time.perf_counter() - t0) * 1000, 2),
                                           "cached": True})
-        answer = self._search(text, k, t0)
+        rw = self.asker.rewrite(text)
+        answer = self._search(rw.text, k, t0)
+        intent, typed = self.asker.answer(rw.text, answer.results, answer.matched)
+        update: dict[str, object] = {"query": text, "intent": intent, "answers": typed,
+                                     "corrections": rw.corrections}
+        if rw.text != text and not answer.truncated:  # counts are of what the user sent
+            update["chars"] = update["analysed_chars"] = len(text)
+        if intent != "problem" and typed:  # a question about the report: say what answers it
+            update["message"] = f"报告中的答案：{typed[0].title}"
+        answer = answer.model_copy(update=update)
         self._answers.put(key, answer)
         return answer
 

@@ -8,6 +8,8 @@ point's header or a risk's reference is declared once. Outside tools rely on
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -104,6 +106,57 @@ class Segment(BaseModel):
                                "or 'out_of_scope'")
 
 
+AnswerKind = Literal["painpoint", "risk", "technology", "cooperation", "case"]
+
+
+class Correction(BaseModel):
+    """A one-character typo read as the domain word it most likely meant, shown to the user."""
+
+    typed: str = Field(description="what the text says")
+    word: str = Field(description="the domain word it was read as")
+    message: str = Field(description="e.g. 「风空」按「风控」理解")
+
+
+class PainUse(BaseModel):
+    """A pain point in a typed answer, with why it is there (the risk's reason, the
+    approach that uses the technology, the case it illustrates)."""
+
+    id: str
+    title: str
+    reason: str
+    url: str
+
+
+class TypedAnswer(BaseModel):
+    """One knowledge item of any kind, answering a question about the report.
+
+    Common fields first; the rest are filled for the kinds that have them (empty otherwise):
+    a pain point's approaches and risks; a risk's change and controls and the pain points
+    that carry it; a technology's pain points (with the approach using it) and their risks;
+    a cooperation mode's text; the case's steps, profile and figures.
+    """
+
+    kind: AnswerKind
+    id: str = Field(description="P01…, a risk id, a technology id, a cooperation mode id or a case id")
+    title: str
+    title_en: str
+    url: str = Field(description="path of the page that shows this item")
+    score: float = Field(description="log-odds of confidence; answers are sorted by confidence")
+    confidence: float = Field(ge=0.0, le=1.0)
+    matched: str = Field(description="what in the question named this item (a number, a word, "
+                                     "a similar example question, the problem it describes)")
+    summary: str = Field("", description="the item in one paragraph")
+    approaches: list[ApproachOut] = Field(default_factory=list)
+    risks: list[RiskOut] = Field(default_factory=list, description="pain point: its risks; "
+                                 "technology: the risks of the pain points that use it")
+    controls: list[str] = Field(default_factory=list)
+    painpoints: list[PainUse] = Field(default_factory=list)
+    order: int | None = Field(None, description="cooperation mode: its place in the report")
+    steps: list[CaseStep] = Field(default_factory=list)
+    profile: list[str] = Field(default_factory=list)
+    figures: list[CaseFigure] = Field(default_factory=list)
+
+
 class SearchResponse(BaseModel):
     query: str
     matched: bool = Field(description="false means: no good match, the results are only suggestions")
@@ -119,6 +172,13 @@ class SearchResponse(BaseModel):
                                 "when truncated)")
     truncated: bool = Field(False, description="true when part of the text was not analysed")
     cached: bool = Field(False, description="answered from the cache (took_ms is the lookup)")
+    intent: str = Field("problem", description="how the text was read: problem (a bank's "
+                        "problem: pain points first), painpoint (one named by number or title), "
+                        "compare (two or more named), risk, technology, cooperation or case")
+    answers: list[TypedAnswer] = Field(default_factory=list, description="knowledge items of "
+                                       "any kind, best first; `results` stays the pain-point ranking")
+    corrections: list[Correction] = Field(default_factory=list,
+                                          description="typos read as domain words")
 
 
 # -- the catalog: pages that do not depend on a query ---------------------------------------

@@ -203,3 +203,23 @@ class Calibration(Strict):
 
 
 USERDICT_LINE = re.compile(r"^\S+( \d+)?( [a-z]+)?$")
+
+
+class AskItem(Strict):
+    """How a question about one knowledge item sounds: words that name it, example questions."""
+
+    aliases: list[NonEmpty] = Field(default_factory=list)
+    questions: list[NonEmpty] = Field(default_factory=list)
+
+
+class AskFile(Strict):
+    """``corpus/ask.yaml``: questions about the report itself (risks, technologies, the
+    cooperation modes, the case), pain points' short names, and bank acronyms."""
+
+    risks: dict[Slug, AskItem]
+    technologies: dict[Slug, AskItem]
+    cooperation: dict[Slug, AskItem] = Field(description="'overview' asks for all the modes")
+    cases: dict[Slug, AskItem]
+    painpoints: dict[PainId, list[NonEmpty]] = Field(default_factory=dict)
+    acronyms: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,6}$")], NonEmpty] = Field(
+        default_factory=dict)

@@ -107,6 +107,12 @@ class Tokenizer:
         """Raw jieba words of already-normalised text (search mode: long words also yield parts)."""
         return [w for w in self._jieba.cut_for_search(normalized) if w.strip()]
 
+    def spans(self, normalized: str) -> list[tuple[str, int, int]]:
+        """Dictionary words of already-normalised text with their offsets, without HMM guesses:
+        an unknown pair of characters ("风空") stays two words, which is what tells the
+        spelling check where a typo may sit."""
+        return list(self._jieba.tokenize(normalized, HMM=False))
+
     def tokens(self, text: str) -> list[str]:
         """Index/query tokens: normalised, segmented, stop-words dropped, synonyms canonicalised.
 

@@ -13,6 +13,7 @@ from tongdian.core.models import SearchResponse
 from ..bodies import ERRORS, as_json, body_doc, parse_body
 from ..deps import EngineDep, run_search
 from ..schemas import SearchRequest
+from ..typed import only_kinds
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -24,12 +25,15 @@ async def search_get(
     q: Annotated[str | None, Query(description=f"the bank's problem (≤ {MAX_QUERY_CHARS} "
                                                 "characters; use POST for long briefings)")] = None,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="how many pain points")] = 5,
+    kinds: Annotated[str | None, Query(max_length=200, description="comma-separated kinds of "
+                                       "`answers` to keep (painpoint, risk, technology, "
+                                       "cooperation, case); default all")] = None,
 ) -> Response:
     """Best first; `results[].id` is the pain-point id and `results[].score` its score.
 
     `matched: false` means no good match: the results are then only suggestions.
     """
-    return as_json(await run_search(engine, q or "", k))
+    return as_json(only_kinds(await run_search(engine, q or "", k), kinds))
 
 
 @router.post("/search", response_model=SearchResponse, responses={**ERRORS},
@@ -41,4 +45,5 @@ async def search_post(request: Request, engine: EngineDep) -> Response:
     parts describe no problem (`problem: false`). `truncated` is true if any of it was not
     analysed (`analysed_chars` of `chars`)."""
     body = await parse_body(request, SearchRequest)
-    return as_json(await run_search(engine, body.q, body.k, MAX_NOTE_CHARS))
+    return as_json(only_kinds(await run_search(engine, body.q, body.k, MAX_NOTE_CHARS),
+                              body.kinds))

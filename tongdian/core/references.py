@@ -1,0 +1,148 @@
+"""Pain points named by number or title: "P5", "第十四个痛点", "痛点十一", "五、", "pain point 5".
+
+Consultants who have read the report ask about an entry by the number they remember, not
+by describing a problem; a ranker trained on problem statements cannot see a number, so
+references are parsed before anything is ranked. Pure functions over normalised text
+(lower case, half width), no corpus I/O: the caller passes the ids and titles it holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+              "七": 7, "八": 8, "九": 9}
+_ZH_NUM = "[零〇一二两三四五六七八九十百]+"
+_NUM = rf"(?:\d{{1,3}}|{_ZH_NUM})"
+
+_EN_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20,
+}
+
+# "P5", "p05", "P 12" — never the "p2p" of peer-to-peer lending, nor "app5"
+_P_ID = re.compile(r"(?<![a-z0-9])p\s?0*(\d{1,3})(?![0-9a-z])")
+# "第五个痛点", "第18个是什么", "第十九条痛点", "第3项"; not "第一步" (the case's steps),
+# "第二种模式" or a briefing's "第二个原因是…"
+_ORDINAL_ZH = re.compile(rf"第\s*({_NUM})\s*(?:(?:个|条|项|大)?\s*痛点|(?:个|条|项)(?=$|[是讲说的呢吗怎有提?,.]))")
+# "痛点五", "痛点 11", "痛点No.3"
+_AFTER_WORD = re.compile(rf"痛点\s*(?:no\.?|#)?\s*({_NUM})(?![个条项种步])")
+# "五、小微企业…", "十三、合规管理": the report's own numbering, opening a short question; a
+# briefing's "一、… 二、…" list is not a reference (see ``LIST_MARK_MAX_CHARS``)
+_LIST_MARK = re.compile(rf"^\W{{0,2}}({_ZH_NUM})\s*、")
+#: A "五、" opening counts as a reference only in a text this short: a question, not a memo.
+LIST_MARK_MAX_CHARS = 40
+# "pain point 5", "pain points 12 and 17", "painpoint #3"
+_EN_NUMBER = re.compile(r"pain\s?points?\s*(?:no\.?|number|#)?\s*(\d{1,3})((?:\s*(?:,|and|&|vs\.?|or)\s*\d{1,3})*)")
+_EN_ORDINAL = re.compile(r"(?:the\s+)?(" + "|".join(_EN_ORDINALS) + r"|\d{1,2}(?:st|nd|rd|th))\s+(?:pain\s?point|one)")
+
+#: Words that turn two references into a comparison ("P05和P12有什么区别").
+COMPARE_CUES = re.compile(r"区别|不同|差别|差异|异同|对比|比较|相比|vs\.?|versus|compare|difference|differ")
+#: Words that say the text points at an entry of the report ("反欺诈那个痛点", "农业金融那一条").
+REF_CUES = re.compile(r"痛点|那条|这条|那一条|这一条|那一项|排第几|第几|哪一条|pain\s?point")
+#: A title fragment this long (characters) names its pain point even without a cue word.
+MIN_TITLE_FRAGMENT = 6
+
+
+def zh_number(s: str) -> int | None:
+    """"十四" → 14, "二十" → 20, "一百零三" → 103, "18" → 18; None for what is not a number."""
+    if s.isdigit():
+        return int(s)
+    total, section = 0, 0
+    for ch in s:
+        if ch in _ZH_DIGITS:
+            section = _ZH_DIGITS[ch]
+        elif ch == "十":
+            total += (section or 1) * 10
+            section = 0
+        elif ch == "百":
+            total += (section or 1) * 100
+            section = 0
+        else:
+            return None
+    return total + section
+
+
+@dataclass(frozen=True)
+class References:
+    """What a text names: pain-point ids in the order they appear, and whether it compares them."""
+
+    ids: tuple[str, ...]
+    compare: bool
+    how: Mapping[str, str]  # id → the words that named it ("P5", "第十四个痛点", a title)
+
+
+def _id_of(n: int | None, valid: Sequence[str]) -> str | None:
+    if n is None:
+        return None
+    pid = f"P{n:02d}"
+    return pid if pid in valid else None
+
+
+def find_references(
+    norm: str, ids: Sequence[str], titles: Mapping[str, Iterable[str]] | None = None
+) -> References:
+    """Pain points ``norm`` (normalised text) names, by number in any form or by title.
+
+    ``titles`` maps an id to its full title and short titles; a short title counts only
+    next to a cue word ("那个痛点", "那一条"), since "反欺诈怎么做" is a problem to rank,
+    not a reference, while a long fragment of the full title counts on its own.
+    """
+    norm = norm.lower()  # callers pass normalised text; lower case is all the rules assume
+    found: list[tuple[int, str, str]] = []  # (position, id, words)
+
+    def add(pos: int, n: int | None, words: str) -> None:
+        pid = _id_of(n, ids)
+        if pid is not None:
+            found.append((pos, pid, words))
+
+    for m in _P_ID.finditer(norm):
+        add(m.start(), int(m.group(1)), m.group(0))
+    for rx in (_ORDINAL_ZH, _AFTER_WORD, _LIST_MARK):
+        if rx is _LIST_MARK and (len(norm) > LIST_MARK_MAX_CHARS
+                                 or len(re.findall(rf"{_ZH_NUM}\s*、", norm)) > 1):
+            continue
+        for m in rx.finditer(norm):
+            add(m.start(1), zh_number(m.group(1)), m.group(0).strip())
+    for m in _EN_NUMBER.finditer(norm):
+        add(m.start(), int(m.group(1)), m.group(0))
+        for extra in re.finditer(r"\d{1,3}", m.group(2) or ""):
+            add(m.start(2) + extra.start(), int(extra.group(0)), extra.group(0))
+    for m in _EN_ORDINAL.finditer(norm):
+        word = m.group(1)
+        n = _EN_ORDINALS.get(word) or int(re.sub(r"\D", "", word))
+        add(m.start(), n, m.group(0))
+    if titles:
+        cue = REF_CUES.search(norm) is not None
+        for pid, names in titles.items():
+            for i, name in enumerate(names):
+                name = name.lower()
+                pos = norm.find(name)
+                if pos >= 0 and (i == 0 or cue):  # the first name is the full title
+                    found.append((pos, pid, name))
+                    break
+                if i == 0 and (frag := _title_fragment(norm, name)) is not None:
+                    found.append((norm.find(frag), pid, frag))
+                    break
+    found.sort()
+    ordered: dict[str, str] = {}
+    for _, pid, words in found:
+        ordered.setdefault(pid, words)
+    compare = len(ordered) >= 2 and (COMPARE_CUES.search(norm) is not None
+                                     or re.search(r"[和与跟及、]|and", norm) is not None)
+    return References(tuple(ordered), compare, ordered)
+
+
+def _title_fragment(norm: str, title: str) -> str | None:
+    """The longest piece of ``title`` found in ``norm``, if it is long enough to name it."""
+    need = max(MIN_TITLE_FRAGMENT, int(len(title) * 0.6))
+    for size in range(len(title), need - 1, -1):
+        for start in range(len(title) - size + 1):
+            frag = title[start : start + size]
+            if frag in norm:
+                return frag
+    return None
