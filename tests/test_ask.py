@@ -17,6 +17,8 @@ from tongdian.core.text import Tokenizer
 
 IDS = [f"P{i:02d}" for i in range(1, 21)]
 ASK_DEV = PROJECT_ROOT / "bench" / "data" / "ask_dev.jsonl"
+#: Written by a session that saw only the report and the issue, never the code or corpus.
+ASK_INDEP = PROJECT_ROOT / "bench" / "data" / "ask_indep.jsonl"
 #: The acceptance line of issue 10: the right typed item among the first three answers.
 ASK_HIT3_FLOOR = 0.95
 
@@ -27,6 +29,8 @@ ASK_HIT3_FLOOR = 0.95
     ("第七个痛点", ("P07",)), ("第7个是啥", ("P07",)), ("报告的第二十条痛点", ("P20",)),
     ("痛点七", ("P07",)), ("痛点 13 的风险", ("P13",)), ("七、那一条", ("P07",)),
     ("the seventh pain point", ("P07",)), ("pain point 7", ("P07",)), ("the 7th one", ("P07",)),
+    ("「十二、」这条讲什么", ("P12",)), ("第三个和第十一个痛点差在哪", ("P03", "P11")),
+    ("第4条与第15条有什么不同", ("P04", "P15")),
 ])
 def test_a_pain_point_is_named_by_number_in_any_form(text: str, want: tuple[str, ...]) -> None:
     assert find_references(text, IDS).ids == want
@@ -35,6 +39,7 @@ def test_a_pain_point_is_named_by_number_in_any_form(text: str, want: tuple[str,
 @pytest.mark.parametrize("text", [
     "p2p平台的坏账", "第一步做什么", "第二种合作方式", "第二个原因是审批慢",
     "一、网点冷清；二、审批太慢", "我们app5月份的活跃度", "p21是什么",
+    "我们有两件事，第一个和第二个都跟网点有关",
 ])
 def test_numbers_that_are_not_references_are_left_alone(text: str) -> None:
     assert find_references(text, IDS).ids == ()
@@ -190,6 +195,20 @@ def test_ask_set_floor(engine) -> None:  # type: ignore[no-untyped-def]
     assert rep["metrics"]["hit@3"] >= ASK_HIT3_FLOOR, rep["failures"]
     for kind, m in rep["per_kind"].items():
         assert m["hit@3"] >= 0.85, (kind, rep["failures"])
+
+
+@pytest.mark.parametrize("half,floor", [
+    # scored 0.943 never tuned on (two misses of 35: an AML question the writer marked as
+    # arguable, "第几种模式"); the floor leaves one more miss
+    ("held-out", 0.91),
+    # 0.914 on first sight; 1.000 after the quoted "九、", "第六个和第十七个" and English-length fixes
+    ("tune", 0.94),
+])
+def test_independent_ask_set_floor(engine, half: str, floor: float) -> None:  # type: ignore[no-untyped-def]
+    """The set written independently of the corpus, split by id like real_dev (odd ids tune)."""
+    qs = [q for q in load_ask_set(ASK_INDEP) if (int(q.id[1:]) % 2 == 1) == (half == "tune")]
+    rep = evaluate_ask(qs, lambda text: engine.search(text, k=10).answers)
+    assert len(qs) == 35 and rep["metrics"]["hit@3"] >= floor, rep["failures"]
 
 
 def test_a_broken_ask_file_names_the_file_and_field(corpus_copy) -> None:  # type: ignore[no-untyped-def]

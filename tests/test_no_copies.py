@@ -46,6 +46,7 @@ def _eval_queries() -> list[tuple[str, str]]:
 
 
 ASK_DEV = PROJECT_ROOT / "bench" / "data" / "ask_dev.jsonl"
+ASK_INDEP = PROJECT_ROOT / "bench" / "data" / "ask_indep.jsonl"
 
 
 def _ask_questions() -> list[str]:
@@ -58,8 +59,10 @@ def _ask_questions() -> list[str]:
 
 
 def _ask_dev() -> list[tuple[str, str]]:
-    """The public ask dev set: it measures the example questions, so they must not copy it."""
-    return [(r["id"], r["q"]) for line in ASK_DEV.read_text(encoding="utf-8").splitlines()
+    """The public ask sets (ours and the independently written one): they measure the example
+    questions, so those must not copy them."""
+    return [(r["id"], r["q"]) for path in (ASK_DEV, ASK_INDEP)
+            for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() for r in [json.loads(line)]]
 
 

@@ -209,7 +209,8 @@ class Asker:
             hit = max((a for a in it.aliases if self._contains(norm, a)), key=len, default=None)
             if hit is not None:
                 named[i] = hit
-        dense = self._dense(text)
+        # only a question about the report uses the dense match: a briefing is not embedded twice
+        dense = self._dense(text) if asks else {}
         typed: list[tuple[float, TypedAnswer]] = []
         for i, it in enumerate(self.items):
             conf, why = 0.0, ""
@@ -351,7 +352,8 @@ class Asker:
 
 def is_report_question(norm: str) -> bool:
     """A short question about the report, not a bank's problem in its own voice."""
-    size = len(re.sub(r"[a-z0-9]+", "xx", norm))
+    # an English word counts two characters and the spaces between words count nothing
+    size = len(re.sub(r"\s+", "", re.sub(r"[a-z0-9]+", "xx", norm)))
     return (size <= ASK_MAX_CHARS and ASK_CUE.search(norm) is not None
             and PROBLEM_VOICE.search(norm) is None)
 

@@ -26,9 +26,9 @@ _EN_ORDINALS = {
 
 # "P5", "p05", "P 12" — never the "p2p" of peer-to-peer lending, nor "app5"
 _P_ID = re.compile(r"(?<![a-z0-9])p\s?0*(\d{1,3})(?![0-9a-z])")
-# "第五个痛点", "第18个是什么", "第十九条痛点", "第3项"; not "第一步" (the case's steps),
+# "第五个痛点", "第18个是什么", "第十九条痛点", "第3项", "第六个和第十七个痛点"; not "第一步" (the case's steps),
 # "第二种模式" or a briefing's "第二个原因是…"
-_ORDINAL_ZH = re.compile(rf"第\s*({_NUM})\s*(?:(?:个|条|项|大)?\s*痛点|(?:个|条|项)(?=$|[是讲说的呢吗怎有提?,.]))")
+_ORDINAL_ZH = re.compile(rf"第\s*({_NUM})\s*(?:(?:个|条|项|大)?\s*痛点|(?:个|条|项)(?=$|[是讲说的呢吗怎有提?,.]|[和与跟及、]\s*第\s*{_NUM}\s*(?:个|条|项)?\s*(?:痛点|[是讲说的呢吗怎有提?,.])))")
 # "痛点五", "痛点 11", "痛点No.3"
 _AFTER_WORD = re.compile(rf"痛点\s*(?:no\.?|#)?\s*({_NUM})(?![个条项种步])")
 # "五、小微企业…", "十三、合规管理": the report's own numbering, opening a short question; a
@@ -36,6 +36,8 @@ _AFTER_WORD = re.compile(rf"痛点\s*(?:no\.?|#)?\s*({_NUM})(?![个条项种步]
 _LIST_MARK = re.compile(rf"^\W{{0,2}}({_ZH_NUM})\s*、")
 #: A "五、" opening counts as a reference only in a text this short: a question, not a memo.
 LIST_MARK_MAX_CHARS = 40
+# "报告里“九、”那一条": the report's numbering quoted anywhere in a short question
+_QUOTED_MARK = re.compile(rf"[\"'“‘「『]\s*({_ZH_NUM})\s*、\s*[\"'”’」』]")
 # "pain point 5", "pain points 12 and 17", "painpoint #3"
 _EN_NUMBER = re.compile(r"pain\s?points?\s*(?:no\.?|number|#)?\s*(\d{1,3})((?:\s*(?:,|and|&|vs\.?|or)\s*\d{1,3})*)")
 _EN_ORDINAL = re.compile(r"(?:the\s+)?(" + "|".join(_EN_ORDINALS) + r"|\d{1,2}(?:st|nd|rd|th))\s+(?:pain\s?point|one)")
@@ -102,7 +104,9 @@ def find_references(
 
     for m in _P_ID.finditer(norm):
         add(m.start(), int(m.group(1)), m.group(0))
-    for rx in (_ORDINAL_ZH, _AFTER_WORD, _LIST_MARK):
+    for rx in (_ORDINAL_ZH, _AFTER_WORD, _LIST_MARK, _QUOTED_MARK):
+        if rx is _QUOTED_MARK and len(norm) > LIST_MARK_MAX_CHARS:
+            continue
         if rx is _LIST_MARK and (len(norm) > LIST_MARK_MAX_CHARS
                                  or len(re.findall(rf"{_ZH_NUM}\s*、", norm)) > 1):
             continue
