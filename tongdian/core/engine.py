@@ -296,15 +296,17 @@ class Engine:
         if hit is not None:
             return hit.model_copy(update={"took_ms": round((time.perf_counter() - t0) * 1000, 2),
                                           "cached": True})
+        # `results` rank the text as written (existing clients see exactly what they saw);
+        # typos read as domain words and spelled-out acronyms feed only the typed answers
         rw = self.asker.rewrite(text)
-        answer = self._search(rw.text, k, t0)
-        intent, typed = self.asker.answer(rw.text, answer.results, answer.matched)
-        update: dict[str, object] = {"query": text, "intent": intent, "answers": typed,
+        answer = self._search(text, k, t0)
+        ranked = answer if rw.text == text else self._search(rw.text, k, t0)
+        intent, typed = self.asker.answer(rw.text, ranked.results, ranked.matched)
+        update: dict[str, object] = {"intent": intent, "answers": typed,
                                      "corrections": rw.corrections}
-        if rw.text != text and not answer.truncated:  # counts are of what the user sent
-            update["chars"] = update["analysed_chars"] = len(text)
         if intent != "problem" and typed:  # a question about the report: say what answers it
             update["message"] = f"报告中的答案：{typed[0].title}"
+        update["took_ms"] = round((time.perf_counter() - t0) * 1000, 2)
         answer = answer.model_copy(update=update)
         self._answers.put(key, answer)
         return answer
