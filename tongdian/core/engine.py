@@ -51,6 +51,9 @@ PIECE_MIN_CONFIDENCE = 0.8
 #: commas; in longer texts (news excerpts, reports) sub-clauses are aspects of one story more
 #: often than separate problems (trying them there cost real-text held-out P@1 0.575 → 0.525).
 PIECE_TEXT_MAX = 150
+#: A comma piece is embedded only when its BM25 evidence for a pain point other than the
+#: clause's own is at least this many times its next best: a distinctive word, not noise.
+PIECE_LEX_MARGIN = 1.5
 #: A passage counts toward a pain point's text in a long note at this confidence or more.
 MASS_MIN_CONFIDENCE = 0.5
 #: In a long note, only clauses whose own best pain point is below this confidence are cut
@@ -187,7 +190,7 @@ class Engine:
         for i, seg in enumerate(segments):
             ps = comma_pieces(seg)
             if len(ps) > 1 and not framing_cue(seg) and (
-                    len(text) <= PIECE_TEXT_MAX
+                    (len(text) <= PIECE_TEXT_MAX and self._lexically_several(ps, seg_scored[i]))
                     or (long_note and self._top_confidence(seg_scored[i]) < PIECE_WHOLE_MAX)):
                 pieces[i] = ps
         flat = [p for ps in pieces.values() for p in ps]
@@ -231,6 +234,25 @@ class Engine:
         else:
             whole_vec = self.embedder.embed_queries([whole_text])[0]
         return self._score(whole_text, whole_vec), passages, split
+
+    def _lexically_several(self, pieces: list[str], whole: _Scored) -> bool:
+        """Whether a comma piece's words point clearly to a pain point other than the one
+        the clause as a whole names: the cheap test that decides if the pieces are worth
+        embedding. Most short texts are about one problem, and embedding every piece doubled
+        a query's cost (bench/perf.py search/raw p50 1.08× → 2.36×); a piece that names
+        another problem does so in words.
+        """
+        tok = self.evidence.tokenizer
+        whole_top = int(whole.cand.entries[int(np.argmax(whole.scores))])
+        for p in pieces:
+            s = self.evidence.lex_entries.scores(tok.tokens(p))
+            top = int(np.argmax(s))
+            if top == whole_top or float(s[top]) <= 0:
+                continue
+            second = float(np.partition(s, -2)[-2]) if len(s) > 1 else 0.0
+            if float(s[top]) >= PIECE_LEX_MARGIN * second:
+                return True
+        return False
 
     @staticmethod
     def _top_confidence(sc: _Scored) -> float:
