@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import CORPUS, PROJECT_ROOT
 from tongdian.core.ask_eval import evaluate_ask, hit_at, is_ask_set, load_ask_set
 from tongdian.core.corpus import load_corpus
-from tongdian.core.references import find_references, zh_number
+from tongdian.core.references import find_mode_ordinal, find_references, zh_number
 from tongdian.core.spelling import Speller, confusable
 from tongdian.core.text import Tokenizer
 
@@ -19,6 +19,12 @@ IDS = [f"P{i:02d}" for i in range(1, 21)]
 ASK_DEV = PROJECT_ROOT / "bench" / "data" / "ask_dev.jsonl"
 #: Written by a session that saw only the report and the issue, never the code or corpus.
 ASK_INDEP = PROJECT_ROOT / "bench" / "data" / "ask_indep.jsonl"
+#: A second set (80), written later by another session that saw only the report and the
+#: issue; scored as it came: hit@3 0.975. Eight of our corpus questions, written before it,
+#: turned out to sit within the copy guard's cosine of its questions by chance; reworded, the
+#: unseen score is 0.963 (three misses: a risk question in a bank's own voice, "第三种合作模式",
+#: a mis-selling question).
+ASK_INDEP2 = PROJECT_ROOT / "bench" / "data" / "ask_indep2.jsonl"
 #: The acceptance line of issue 10: the right typed item among the first three answers.
 ASK_HIT3_FLOOR = 0.95
 
@@ -57,6 +63,15 @@ def test_titles_and_short_titles_name_pain_points() -> None:
     assert find_references("反欺诈那一条的技术", IDS, titles).ids == ("P11",)
     # a short title without a word pointing at the report is a problem to rank, not a name
     assert find_references("反欺诈压力很大", IDS, titles).ids == ()
+
+
+@pytest.mark.parametrize(("text", "place"), [
+    ("第二种合作模式讲的是什么", 2), ("模式三怎么落地", 3), ("第1种方式", 1),
+    ("what is the third cooperation mode", 3), ("the second way", 2),
+    ("第二个痛点", None), ("模式12", None), ("第三步是什么", None),
+])
+def test_cooperation_modes_by_their_place(text: str, place: int | None) -> None:
+    assert find_mode_ordinal(text) == place
 
 
 def test_chinese_numerals() -> None:
@@ -148,6 +163,23 @@ def test_a_problem_description_keeps_pain_points_first_and_results_unchanged(tin
     assert [x.confidence for x in r.results] == [x.confidence for x in plain.results]
 
 
+@pytest.mark.parametrize(("text", "kind", "iid"), [
+    ("报告里的第二种合作模式怎么理解", "cooperation", "partnership"),  # a mode by its place
+    ("我们的产品创新走在监管前面，会踩到什么风险", "risk", "legal_compliance"),  # bank's voice
+    ("知识图谱到底干嘛的", "technology", "knowledge_graph"),  # 干嘛 asks
+    ("流动性风险 变化", "risk", "liquidity"),  # a terse search-box query naming a risk
+    ("区块链 应用场景", "technology", "blockchain"),  # ...a technology, with a word that asks
+])
+def test_questions_lead_with_the_item_they_ask_about(tiny_engine, text: str, kind: str, iid: str) -> None:  # type: ignore[no-untyped-def]
+    head = tiny_engine.search(text).answers[0]
+    assert (head.kind, head.id) == (kind, iid)
+
+
+def test_a_terse_technology_name_alone_is_still_a_problem(tiny_engine) -> None:  # type: ignore[no-untyped-def]
+    r = tiny_engine.search("大数据风控")  # names a technology, asks nothing about it
+    assert r.intent == "problem" and r.answers[0].kind == "painpoint"
+
+
 def test_a_typo_is_corrected_and_said(tiny_engine) -> None:  # type: ignore[no-untyped-def]
     r = tiny_engine.search("信用风线是什么意思")
     assert [c.word for c in r.corrections] == ["信用风险"]
@@ -209,6 +241,16 @@ def test_independent_ask_set_floor(engine, half: str, floor: float) -> None:  # 
     qs = [q for q in load_ask_set(ASK_INDEP) if (int(q.id[1:]) % 2 == 1) == (half == "tune")]
     rep = evaluate_ask(qs, lambda text: engine.search(text, k=10).answers)
     assert len(qs) == 35 and rep["metrics"]["hit@3"] >= floor, rep["failures"]
+
+
+def test_second_independent_ask_set_floor(engine) -> None:  # type: ignore[no-untyped-def]
+    """0.963 unseen; 0.988 after general fixes its misses pointed to (cooperation modes by
+    their place, "什么风险" asked in a bank's voice, "干嘛/怎么回事" as question words, terse
+    "知识图谱 应用"). The floor leaves one more miss than today."""
+    rep = evaluate_ask(load_ask_set(ASK_INDEP2), lambda text: engine.search(text, k=10).answers)
+    assert rep["metrics"]["n"] == 80 and rep["metrics"]["hit@3"] >= 0.975, rep["failures"]
+    for kind, m in rep["per_kind"].items():
+        assert m["hit@3"] >= 0.9, (kind, rep["failures"])
 
 
 def test_a_broken_ask_file_names_the_file_and_field(corpus_copy) -> None:  # type: ignore[no-untyped-def]

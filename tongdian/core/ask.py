@@ -36,7 +36,7 @@ from tongdian.core.models import (
     RiskOut,
     TypedAnswer,
 )
-from tongdian.core.references import find_references
+from tongdian.core.references import find_mode_ordinal, find_references
 from tongdian.core.schema import AskFile
 from tongdian.core.spelling import Speller
 from tongdian.core.text import Tokenizer, normalize
@@ -49,6 +49,7 @@ ASK_FILE = "ask.yaml"
 ASK_CUE = re.compile(
     r"什么|哪|几种|几个|几条|有没有|是否|吗|呢|多少|第几|怎么说|怎么看|"
     r"怎么管|怎么防|怎么用|怎么做|怎么样|如何理解|意思|指的|介绍|讲讲|说说|讲了|说了|关系|区别|"
+    r"干嘛|干啥|啥|怎么回事|怎么操作|怎么运作|好处|靠谱|"
     r"报告|[?？]|^\s*(?:what|which|how|is|are|does|do|can|could|tell|explain|list|compare)\b|"
     r"\b(?:what|which|explain|report)\b"
 )
@@ -59,13 +60,9 @@ TECH_ASK = re.compile(
     r"应用|风险|是什么|什么意思|对应|涉及|报告|提到|介绍|怎么用\W*$|能[^，。,;；]{0,8}吗\W*$|"
     r"\b(?:which|what can|what does|used? for|report|risks?)\b"
 )
-#: ...and asks it outright about the report's pain points or risks; without such words, a
-#: technology the confidently matched pain point already uses follows that pain point.
-TECH_ASK_STRONG = re.compile(r"痛点|问题|风险|报告|\b(?:which|pain points?|risks?|report)\b")
-#: Confidence of the top pain point at which it leads a question naming one of its technologies,
-#: in a text longer than ``TECH_SHORT`` characters ("设备指纹用在什么场景" stays a technology question).
-PAIN_LEADS = 0.9
-TECH_SHORT = 14
+#: A question that asks which risks something brings is about the report's risks, even in a
+#: bank's own voice ("新产品上得快、规定跟不上，会带来什么风险").
+RISK_ASK = re.compile(r"(?:什么|哪些|哪种|哪类|何种|啥)风险|风险(?:是什么|有哪些)|\b(?:what|which) risks?\b")
 #: A bank's own voice: first person, or a complaint. A text in it describes a problem, so its
 #: pain points lead even when it names a technology and asks something ("我们想用大数据…吗").
 PROBLEM_VOICE = re.compile(
@@ -75,6 +72,10 @@ PROBLEM_VOICE = re.compile(
 #: Longer than this (Chinese characters; an English word counts two) a text is a briefing or
 #: an excerpt, not a question about the report: its pain points lead.
 ASK_MAX_CHARS = 40
+#: A text this short (same count as ``ASK_MAX_CHARS``) that names a risk, a mode or the case
+#: is a search-box query for that item ("监管沙盒", "流动性风险 变化"); a technology needs a
+#: word that asks what it is for as well ("知识图谱 应用"), "大数据风控" is a problem.
+TERSE_MAX_CHARS = 16
 #: Acronyms are spelled out only in a text this short: a question leans on its one short
 #: form, a briefing or an excerpt carries its own context (and its ranking stays as it was).
 ACRONYM_MAX_CHARS = 40
@@ -209,6 +210,16 @@ class Asker:
             hit = max((a for a in it.aliases if self._contains(norm, a)), key=len, default=None)
             if hit is not None:
                 named[i] = hit
+        place = find_mode_ordinal(norm) if _size(norm) <= ASK_MAX_CHARS else None
+        if place is not None:  # "第三种合作模式": a mode by its place in the report
+            for i, it in enumerate(self.items):
+                if it.kind == "cooperation" and any(
+                        m.id == it.id and m.order == place for m in self.corpus.cooperation):
+                    named[i] = f"第{place}种模式"
+                    asks = True
+        if not asks and named and _size(norm) <= TERSE_MAX_CHARS and PROBLEM_VOICE.search(norm) is None:
+            asks = any(self.items[i].kind != "technology" or TECH_ASK.search(norm) is not None
+                       for i in named)
         # only a question about the report uses the dense match: a briefing is not embedded twice
         dense = self._dense(text) if asks else {}
         typed: list[tuple[float, TypedAnswer]] = []
@@ -250,13 +261,6 @@ class Asker:
             return intent, _dedupe(lead + rest)
         if typed_answers and typed_answers[0].confidence >= TYPED_FIRST and asks:
             head = typed_answers[0]
-            top = pains[0] if pains else None
-            if (head.kind == "technology" and top is not None and top.confidence >= PAIN_LEADS
-                    and len(norm) > TECH_SHORT and TECH_ASK_STRONG.search(norm) is None
-                    and any(t.id == head.id for ap in top.approaches for t in ap.tech)):
-                # "用设备指纹能做什么" next to a pain point that uses it: the problem leads
-                rest = sorted(pains[1:] + typed_answers[1:], key=lambda a: -a.confidence)
-                return "problem", _dedupe([top, head, *rest])
             intent = head.kind
             # "all three modes": the overview names every mode at once
             lead = [a for a in typed_answers if a.confidence >= TYPED_FIRST]
@@ -352,10 +356,15 @@ class Asker:
 
 def is_report_question(norm: str) -> bool:
     """A short question about the report, not a bank's problem in its own voice."""
-    # an English word counts two characters and the spaces between words count nothing
-    size = len(re.sub(r"\s+", "", re.sub(r"[a-z0-9]+", "xx", norm)))
-    return (size <= ASK_MAX_CHARS and ASK_CUE.search(norm) is not None
-            and PROBLEM_VOICE.search(norm) is None)
+    return _size(norm) <= ASK_MAX_CHARS and (
+        RISK_ASK.search(norm) is not None
+        or (ASK_CUE.search(norm) is not None and PROBLEM_VOICE.search(norm) is None))
+
+
+def _size(norm: str) -> int:
+    """A text's length as a question's: an English word counts two characters and the
+    spaces between words count nothing."""
+    return len(re.sub(r"\s+", "", re.sub(r"[a-z0-9]+", "xx", norm)))
 
 
 def _dedupe(answers: list[TypedAnswer]) -> list[TypedAnswer]:

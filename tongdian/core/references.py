@@ -141,6 +141,30 @@ def find_references(
     return References(tuple(ordered), compare, ordered)
 
 
+# "第三种合作模式", "第二种模式", "模式三", "the third mode": the cooperation modes by their place
+_MODE_ZH = re.compile(r"第\s*([一二三123])\s*(?:种|个|类|条)\s*(?:合作)?\s*(?:模式|方式|策略|路径|路子|途径)"
+                      r"|(?:合作)?(?:模式|策略)\s*([一二三123])(?![0-9十])")
+_MODE_EN = re.compile(r"(?:the\s+)?(first|second|third|1st|2nd|3rd)\s+(?:cooperation\s+|partnership\s+)?"
+                      r"(?:mode|model|way|strategy|approach)")
+
+
+def find_mode_ordinal(norm: str) -> int | None:
+    """The place (1–3) of a cooperation mode a text names by its order in the report, if any.
+
+    The report lists its three modes in order and consultants remember "the third one";
+    pain-point ordinals never use 种 (see ``_ORDINAL_ZH``), so the two cannot be confused.
+    """
+    norm = norm.lower()
+    m = _MODE_ZH.search(norm)
+    if m is not None:
+        return zh_number(m.group(1) or m.group(2))
+    m = _MODE_EN.search(norm)
+    if m is not None:
+        w = m.group(1)
+        return _EN_ORDINALS.get(w) or int(w[0])
+    return None
+
+
 def _title_fragment(norm: str, title: str) -> str | None:
     """The longest piece of ``title`` found in ``norm``, if it is long enough to name it."""
     need = max(MIN_TITLE_FRAGMENT, int(len(title) * 0.6))
