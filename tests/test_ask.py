@@ -25,6 +25,10 @@ ASK_INDEP = PROJECT_ROOT / "bench" / "data" / "ask_indep.jsonl"
 #: unseen score is 0.963 (three misses: a risk question in a bank's own voice, "第三种合作模式",
 #: a mis-selling question).
 ASK_INDEP2 = PROJECT_ROOT / "bench" / "data" / "ask_indep2.jsonl"
+#: A third (60), written by a third session after the fixes the second set pointed to, and
+#: scored as it came on that code: hit@3 0.950 (misses: "合作有几种模式", an English question
+#: about the case, an English question about co-investing with VCs the writer marked arguable).
+ASK_INDEP3 = PROJECT_ROOT / "bench" / "data" / "ask_indep3.jsonl"
 #: The acceptance line of issue 10: the right typed item among the first three answers.
 ASK_HIT3_FLOOR = 0.95
 
@@ -253,6 +257,12 @@ def test_second_independent_ask_set_floor(engine) -> None:  # type: ignore[no-un
         assert m["hit@3"] >= 0.9, (kind, rep["failures"])
 
 
+def test_third_independent_ask_set_floor(engine) -> None:  # type: ignore[no-untyped-def]
+    """0.950 unseen; 0.983 with "几种模式" and "marketing case" as names of their items."""
+    rep = evaluate_ask(load_ask_set(ASK_INDEP3), lambda text: engine.search(text, k=10).answers)
+    assert rep["metrics"]["n"] == 60 and rep["metrics"]["hit@3"] >= 0.966, rep["failures"]
+
+
 def test_a_broken_ask_file_names_the_file_and_field(corpus_copy) -> None:  # type: ignore[no-untyped-def]
     from tongdian.core.ask import load_ask
     from tongdian.core.corpus import CorpusError
@@ -275,3 +285,32 @@ def test_every_item_of_the_corpus_has_example_questions() -> None:
     for section in (f.risks, f.technologies, f.cooperation, f.cases):
         for iid, item in section.items():
             assert len(item.questions) >= 3, iid
+
+
+class _Counting:
+    """An embedder that counts the texts it is asked to embed."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.n = inner, 0
+
+    def embed_queries(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        self.n += len(texts)
+        return self.inner.embed_queries(texts)
+
+
+def test_the_index_stores_the_example_questions_so_opening_embeds_none(tiny_engine) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from tongdian.core.ask import Asker, example_questions
+
+    e = tiny_engine
+    questions = example_questions(e.corpus)
+    assert set(e.index.ask_vectors) == set(questions) and len(questions) > 100
+    problems = e.evidence.dense.vectors()[e.evidence.view_is_example]
+    counting = _Counting(e.embedder)
+    stored = Asker(e.corpus, counting, e.evidence.tokenizer, problems, e.answers, e.index.ask_vectors)  # type: ignore[arg-type]
+    assert counting.n == 0
+    # an index built before the vectors were stored (or an ask file edited since): embedded here
+    fresh = Asker(e.corpus, counting, e.evidence.tokenizer, problems, e.answers, {})  # type: ignore[arg-type]
+    assert counting.n == len(set(questions))
+    assert np.allclose(stored.q_vecs, fresh.q_vecs, atol=1e-5)

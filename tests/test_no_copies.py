@@ -48,6 +48,7 @@ def _eval_queries() -> list[tuple[str, str]]:
 ASK_DEV = PROJECT_ROOT / "bench" / "data" / "ask_dev.jsonl"
 ASK_INDEP = PROJECT_ROOT / "bench" / "data" / "ask_indep.jsonl"
 ASK_INDEP2 = PROJECT_ROOT / "bench" / "data" / "ask_indep2.jsonl"
+ASK_INDEP3 = PROJECT_ROOT / "bench" / "data" / "ask_indep3.jsonl"
 
 
 def _ask_questions() -> list[str]:
@@ -60,9 +61,9 @@ def _ask_questions() -> list[str]:
 
 
 def _ask_dev() -> list[tuple[str, str]]:
-    """The public ask sets (ours and the two independently written ones): they measure the example
+    """The public ask sets (ours and the three independently written ones): they measure the example
     questions, so those must not copy them."""
-    return [(r["id"], r["q"]) for path in (ASK_DEV, ASK_INDEP, ASK_INDEP2)
+    return [(r["id"], r["q"]) for path in (ASK_DEV, ASK_INDEP, ASK_INDEP2, ASK_INDEP3)
             for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() for r in [json.loads(line)]]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -135,11 +136,22 @@ def load_ask(corpus: Corpus) -> AskFile:
     return f
 
 
+def example_questions(corpus: Corpus) -> list[str]:
+    """Every example question of ``ask.yaml``, in the order ``Asker`` reads them: the index
+    embeds them at build time so that opening an engine does not (two seconds on 2 cores)."""
+    f = load_ask(corpus)
+    return [q for section in (f.risks, f.technologies, f.cooperation, f.cases)
+            for spec in section.values() for q in spec.questions]
+
+
 class Asker:
-    """Reads questions about the report; built once per engine (embeds ~250 questions)."""
+    """Reads questions about the report; built once per engine."""
 
     def __init__(self, corpus: Corpus, embedder: Embedder, tokenizer: Tokenizer,
-                 problem_vectors: np.ndarray, answers: Answers) -> None:
+                 problem_vectors: np.ndarray, answers: Answers,
+                 known: Mapping[str, np.ndarray] | None = None) -> None:
+        """``known``: question vectors the index stored; only questions it lacks (an ask file
+        edited after the build) are embedded here."""
         self.corpus = corpus
         self.embedder = embedder
         self.ask = load_ask(corpus)
@@ -170,8 +182,9 @@ class Asker:
                 self.items.append(_Item("technology", tid, tuple(
                     normalize(n) for n in [*t.name.split("/"), *t.aliases])))
         self.q_item = np.array([i for i, _ in questions], dtype=np.int64)
-        self.q_vecs = (embedder.embed_queries([q for _, q in questions]) if questions
-                       else np.zeros((0, problem_vectors.shape[1]), dtype=np.float32))
+        self.questions = [q for _, q in questions]
+        self.q_vecs = self._vectors(self.questions, known or {},
+                                    problem_vectors.shape[1])
         vocab = [w for it in self.items for w in it.aliases]
         vocab += [line.split()[0] for line in corpus.userdict]
         vocab += [w for g in corpus.synonyms for w in g]
@@ -183,6 +196,14 @@ class Asker:
             r"(?<![a-z0-9])(" + "|".join(sorted(map(re.escape, self.acronyms), key=len,
                                                 reverse=True)) + r")(?![a-z0-9])"
         ) if self.acronyms else None
+
+    def _vectors(self, texts: list[str], known: Mapping[str, np.ndarray], dim: int) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        fresh = dict(zip(missing, self.embedder.embed_queries(missing), strict=True)) if missing else {}
+        if not texts:
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.stack([np.asarray(known[t] if t in known else fresh[t], dtype=np.float32)
+                         for t in texts])
 
     # -- before ranking --------------------------------------------------------------------
     def rewrite(self, text: str) -> Rewrite:

@@ -11,13 +11,14 @@ import logging
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from tongdian.core.ask import example_questions
 from tongdian.core.corpus import Corpus
 from tongdian.core.features import Evidence
 from tongdian.core.passages import Passage, PassageKind, corpus_passages, entry_document
@@ -32,6 +33,9 @@ from tongdian.index.store import FORMAT_VERSION, IndexStoreError, Manifest, Stor
 
 log = logging.getLogger(__name__)
 BATCH = 32
+#: The ask file's example questions and their vectors, stored beside the views.
+ASK_QUESTIONS = "ask_questions.json"
+ASK_VECTORS = "ask.npy"
 
 
 @dataclass
@@ -40,6 +44,8 @@ class LoadedIndex:
     evidence: Evidence
     ranker: Ranker
     path: Path
+    #: the ask file's example questions as embedded at build time (see ``ask.example_questions``)
+    ask_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def make_tokenizer(corpus: Corpus) -> Tokenizer:
@@ -110,6 +116,8 @@ def build_index(
     probes, probe_oof = probe_training(views, vecs, oos, len(corpus.painpoints))
     evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes)
     ranker = fit_ranker(training_set(corpus, views, vecs, evidence, progress, probe_oof))
+    questions = example_questions(corpus)
+    ask_vecs = _embed(embedder, questions, True, "embed example questions", progress)
 
     d = store.new_build_dir()
     try:
@@ -119,6 +127,8 @@ def build_index(
         dense.save(d / "dense.faiss")
         np.save(d / "oos.npy", oos)
         probes.save(d / "probes.npz")
+        np.save(d / ASK_VECTORS, ask_vecs)
+        (d / ASK_QUESTIONS).write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
         lex_passages.save(d / "lex_views")
         lex_entries.save(d / "lex_entries")
         (d / "ranker.json").write_text(json.dumps(ranker.to_json(), indent=1), encoding="utf-8")
@@ -144,7 +154,7 @@ def build_index(
         raise
     manifest = store.read_manifest()
     assert manifest is not None
-    return LoadedIndex(manifest, evidence, ranker, final)
+    return LoadedIndex(manifest, evidence, ranker, final, dict(zip(questions, ask_vecs, strict=True)))
 
 
 def staleness(store: Store, corpus: Corpus, embedder: Embedder) -> str | None:
@@ -184,7 +194,20 @@ def load_index(store: Store, corpus: Corpus) -> LoadedIndex:
     probes = Probes.load(base / "probes.npz")
     ranker = Ranker.from_json(json.loads((base / "ranker.json").read_text(encoding="utf-8")))
     return LoadedIndex(m, _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes),
-                       ranker, base)
+                       ranker, base, _ask_vectors(base))
+
+
+def _ask_vectors(base: Path) -> dict[str, np.ndarray]:
+    """The stored question vectors; none from an index built before they were stored (the
+    engine then embeds the questions itself)."""
+    if not (base / ASK_QUESTIONS).exists():
+        return {}
+    questions = json.loads((base / ASK_QUESTIONS).read_text(encoding="utf-8"))
+    vecs = np.load(base / ASK_VECTORS, allow_pickle=False)
+    if len(vecs) != len(questions):
+        raise IndexStoreError(f"index at {base} is inconsistent: {len(vecs)} vectors for "
+                              f"{len(questions)} example questions")
+    return dict(zip(questions, vecs, strict=True))
 
 
 def ensure_index(

@@ -148,7 +148,7 @@ class Engine:
         self.answers = Answers(corpus)
         # questions about the report (risks, technologies, modes, the case, numbers): ask.py
         self.asker = Asker(corpus, embedder, tok, self.evidence.dense.vectors()[
-            self.evidence.view_is_example], self.answers)
+            self.evidence.view_is_example], self.answers, index.ask_vectors)
 
     @classmethod
     def open(

@@ -75,6 +75,8 @@ def known_vectors(engine: Engine) -> dict[tuple[bool, str], np.ndarray]:
     known = {(v.is_query_like, v.text): vecs[i] for i, v in enumerate(ev.views)}
     for text, vec in zip(engine.corpus.out_of_scope, ev.oos_vectors, strict=False):
         known[(True, text)] = np.asarray(vec)
+    for text, vec in zip(engine.asker.questions, engine.asker.q_vecs, strict=True):
+        known[(True, text)] = np.asarray(vec)
     return known
 
 
