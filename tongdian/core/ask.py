@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from tongdian.core.answers import Answers
-from tongdian.core.corpus import Corpus, CorpusError, _read_yaml, _validate
+from tongdian.core.corpus import Corpus, CorpusError, load_file
 from tongdian.core.models import (
     CaseFigure,
     CaseStep,
@@ -122,7 +122,7 @@ def _logit(c: float) -> float:
 def load_ask(corpus: Corpus) -> AskFile:
     """``corpus/ask.yaml`` validated, with every id it names checked against the corpus."""
     path = Path(corpus.root) / ASK_FILE
-    f = _validate(AskFile, _read_yaml(path), path)
+    f = load_file(AskFile, path)
     problems = []
     known = {"risks": corpus.risks, "technologies": corpus.technologies,
              "cooperation": {m.id: m for m in corpus.cooperation} | {"overview": None},

@@ -103,6 +103,12 @@ def _validate(model: type[M], data: Any, path: Path, prefix: tuple[Any, ...] = (
         ) from None
 
 
+def load_file(model: type[M], path: Path) -> M:
+    """One YAML file of the corpus checked against its schema: the public door for files
+    other modules own (``ask.yaml``), with the loader's errors (file and field named)."""
+    return _validate(model, _read_yaml(path), path)
+
+
 def _validate_list(model: type[M], data: Any, key: str, path: Path) -> list[M]:
     if not isinstance(data, dict) or not isinstance(data.get(key), list):
         raise CorpusError(path, [f"field {key}: expected a list under the top-level key '{key}'"])
