@@ -173,6 +173,8 @@ def test_a_problem_description_keeps_pain_points_first_and_results_unchanged(tin
     ("知识图谱到底干嘛的", "technology", "knowledge_graph"),  # 干嘛 asks
     ("流动性风险 变化", "risk", "liquidity"),  # a terse search-box query naming a risk
     ("区块链 应用场景", "technology", "blockchain"),  # ...a technology, with a word that asks
+    ("生物识别对柜面有什么好处", "technology", "biometrics"),  # what good a technology does
+    ("what are the benefits of biometrics for a bank", "technology", "biometrics"),
 ])
 def test_questions_lead_with_the_item_they_ask_about(tiny_engine, text: str, kind: str, iid: str) -> None:  # type: ignore[no-untyped-def]
     head = tiny_engine.search(text).answers[0]

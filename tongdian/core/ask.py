@@ -59,7 +59,8 @@ ASK_CUE = re.compile(
 TECH_ASK = re.compile(
     r"痛点|什么问题|哪些问题|解决什么|解决哪|干什么|干嘛|做什么|什么用|用在|用于|用到|用处|作用|场景|"
     r"应用|风险|是什么|什么意思|对应|涉及|报告|提到|介绍|怎么用\W*$|能[^，。,;；]{0,8}吗\W*$|"
-    r"\b(?:which|what can|what does|used? for|report|risks?)\b"
+    r"好处|带来什么|改善什么|怎么回事|靠谱|怎么帮|提供什么|是怎么|"
+    r"\b(?:which|what can|what does|used? for|report|risks?|benefits?|how does|how do|help)\b"
 )
 #: A question that asks which risks something brings is about the report's risks, even in a
 #: bank's own voice ("新产品上得快、规定跟不上，会带来什么风险").
