@@ -21,7 +21,7 @@ from tongdian.core.kbedit import EditError
 from . import kbauth
 from .auth import key_matches
 from .errors import ApiError
-from .kbstate import kb_state
+from .kbstate import MAX_OFFSET, kb_state
 from .pages import page
 from .routes.revisions import FeedbackId, RevisionId, kb_errors
 
@@ -93,7 +93,7 @@ async def logout() -> Response:
 # -- history ------------------------------------------------------------------------------------
 @router.get("/history", response_class=HTMLResponse)
 async def history(request: Request, entry: Annotated[str | None, Query(max_length=40)] = None,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Response:
     st = kb_state(request)
     if entry:
         pid = entry.strip().upper()

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: How often a worker checks whether another worker or replica published a revision.
 FOLLOW_SECONDS = 5.0
+#: The furthest a history page may start: beyond any real history (a revision a second for
+#: thirty years), and far below SQLite's 2**63 integers, which a larger offset overflows (a 500).
+MAX_OFFSET = 1_000_000_000
 
 
 class Live:

@@ -23,7 +23,7 @@ from tongdian.index.revstore import RevisionConflict, RevisionRow, RevisionStore
 
 from ..errors import ApiError
 from ..kbauth import writer
-from ..kbstate import KBState, kb_state
+from ..kbstate import MAX_OFFSET, KBState, kb_state
 from ..schemas import ErrorBody
 
 router = APIRouter(prefix="/api", tags=["knowledge base"])
@@ -226,7 +226,7 @@ for _kind in LISTS:
 @router.get("/revisions", responses=READ_ERRORS,
             summary="The history: every revision, newest first")
 async def revisions(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
     st = kb_state(request)
     rows = await run(st.kb.history, limit, offset)
     return {"served": st.revision, "published": await run(st.kb.store.published),
