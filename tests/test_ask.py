@@ -194,6 +194,22 @@ def test_a_typo_is_corrected_and_said(tiny_engine) -> None:  # type: ignore[no-u
     assert r.query == "信用风线是什么意思"  # the user's own text is echoed, not the correction
 
 
+def test_a_long_note_with_a_typo_is_ranked_once_and_the_typo_still_said(tiny_engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tongdian.core.config import MAX_NOTE_CHARS
+    from tongdian.core.engine import LONG_NOTE_CHARS
+
+    calls: list[str] = []
+    inner = tiny_engine._search
+    monkeypatch.setattr(tiny_engine, "_search", lambda t, k, t0: calls.append(t) or inner(t, k, t0))
+    para = "县里网点的客流一年比一年少，房租和人工却一分没降。"
+    note = para * (LONG_NOTE_CHARS // len(para) + 1) + "另外小微企业的信用风线也越来越难判断。"
+    r = tiny_engine.search(note, 5, MAX_NOTE_CHARS)
+    assert len(calls) == 1 and calls[0] == note.strip()
+    assert [c.word for c in r.corrections] == ["信用风险"]
+    short = tiny_engine.search("小微企业的信用风线越来越难判断")  # a short text: ranked again, rewritten
+    assert [c.word for c in short.corrections] == ["信用风险"] and len(calls) == 3
+
+
 def test_an_acronym_is_spelled_out_for_the_ranking(tiny_engine) -> None:  # type: ignore[no-untyped-def]
     rw = tiny_engine.asker.rewrite("KYC流程太长")
     assert "客户身份识别" in rw.text

@@ -322,7 +322,10 @@ class Engine:
         # typos read as domain words and spelled-out acronyms feed only the typed answers
         rw = self.asker.rewrite(text)
         answer = self._search(text, k, t0)
-        ranked = answer if rw.text == text else self._search(rw.text, k, t0)
+        # a long note is never a question about the report: its typed answers follow its own
+        # ranking, and ranking a 20,000-character note a second time for a typo would double its cost
+        same = rw.text == text or len(text) > LONG_NOTE_CHARS
+        ranked = answer if same else self._search(rw.text, k, t0)
         intent, typed = self.asker.answer(rw.text, ranked.results, ranked.matched)
         update: dict[str, object] = {"intent": intent, "answers": typed,
                                      "corrections": rw.corrections}
