@@ -310,6 +310,7 @@ class _Counting:
 
     def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
         self.inner, self.n = inner, 0
+        self.spec, self.dim, self.version = inner.spec, inner.dim, inner.version
 
     def embed_queries(self, texts: list[str]):  # type: ignore[no-untyped-def]
         self.n += len(texts)

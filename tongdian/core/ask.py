@@ -41,7 +41,7 @@ from tongdian.core.references import find_mode_ordinal, find_references
 from tongdian.core.schema import AskFile
 from tongdian.core.spelling import Speller
 from tongdian.core.text import Tokenizer, normalize
-from tongdian.index.embedders import Embedder
+from tongdian.index.embedders import Embedder, ReuseEmbedder
 
 ASK_FILE = "ask.yaml"
 
@@ -184,8 +184,8 @@ class Asker:
                     normalize(n) for n in [*t.name.split("/"), *t.aliases])))
         self.q_item = np.array([i for i, _ in questions], dtype=np.int64)
         self.questions = [q for _, q in questions]
-        self.q_vecs = self._vectors(self.questions, known or {},
-                                    problem_vectors.shape[1])
+        stored = {(True, q): v for q, v in (known or {}).items()}
+        self.q_vecs = ReuseEmbedder(embedder, stored).embed_queries(self.questions)
         vocab = [w for it in self.items for w in it.aliases]
         vocab += [line.split()[0] for line in corpus.userdict]
         vocab += [w for g in corpus.synonyms for w in g]
@@ -197,14 +197,6 @@ class Asker:
             r"(?<![a-z0-9])(" + "|".join(sorted(map(re.escape, self.acronyms), key=len,
                                                 reverse=True)) + r")(?![a-z0-9])"
         ) if self.acronyms else None
-
-    def _vectors(self, texts: list[str], known: Mapping[str, np.ndarray], dim: int) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        fresh = dict(zip(missing, self.embedder.embed_queries(missing), strict=True)) if missing else {}
-        if not texts:
-            return np.zeros((0, dim), dtype=np.float32)
-        return np.stack([np.asarray(known[t] if t in known else fresh[t], dtype=np.float32)
-                         for t in texts])
 
     # -- before ranking --------------------------------------------------------------------
     def rewrite(self, text: str) -> Rewrite:

@@ -83,6 +83,14 @@ class _Scored:
     p_in: float
     dist: np.ndarray  # P(entry | in scope) over cand.entries
 
+    @property
+    def top(self) -> tuple[int, float, float]:
+        """The best pain point (entry position), its confidence (P(it) × P(in scope)) and its
+        share of the in-scope probability: what every passage decision reads."""
+        j = int(np.argmax(self.scores))
+        share = float(self.dist[j])
+        return int(self.cand.entries[j]), share * self.p_in, share
+
 
 @dataclass
 class _Passage:
@@ -191,7 +199,7 @@ class Engine:
             ps = comma_pieces(seg)
             if len(ps) > 1 and not framing_cue(seg) and (
                     (len(text) <= PIECE_TEXT_MAX and self._lexically_several(ps, seg_scored[i]))
-                    or (long_note and self._top_confidence(seg_scored[i]) < PIECE_WHOLE_MAX)):
+                    or (long_note and seg_scored[i].top[1] < PIECE_WHOLE_MAX)):
                 pieces[i] = ps
         flat = [p for ps in pieces.values() for p in ps]
         piece_vecs = self.embedder.embed_queries(flat) if flat else np.zeros((0, vecs.shape[1]))
@@ -211,7 +219,7 @@ class Engine:
         thr = self.ranker.threshold
         passages = []
         for t, sc, _, piece in units:
-            cue = framing_cue(t, self._top_confidence(sc)) if len(units) > 1 else None
+            cue = framing_cue(t, sc.top[1]) if len(units) > 1 else None
             if cue:
                 passages.append(_Passage(t, sc, False, f"framing: {cue}", piece))
             elif sc.p_in < thr and len(units) > 1:
@@ -243,7 +251,7 @@ class Engine:
         another problem does so in words.
         """
         tok = self.evidence.tokenizer
-        whole_top = int(whole.cand.entries[int(np.argmax(whole.scores))])
+        whole_top = whole.top[0]
         for p in pieces:
             s = self.evidence.lex_entries.scores(tok.tokens(p))
             top = int(np.argmax(s))
@@ -253,11 +261,6 @@ class Engine:
             if float(s[top]) >= PIECE_LEX_MARGIN * second:
                 return True
         return False
-
-    @staticmethod
-    def _top_confidence(sc: _Scored) -> float:
-        j = int(np.argmax(sc.scores))
-        return float(sc.dist[j] * sc.p_in)
 
     def _split_runs(
         self, whole: _Scored, pieces: list[str], scored: list[_Scored]
@@ -269,17 +272,14 @@ class Engine:
         tops: list[int | None] = []
         confs: list[float] = []
         for sc in scored:
-            j = int(np.argmax(sc.scores))
-            c = float(sc.dist[j] * sc.p_in)
+            e, c, _ = sc.top
             confs.append(c)
             ok = sc.p_in >= thr and c >= PIECE_MIN_CONFIDENCE
-            tops.append(int(sc.cand.entries[j]) if ok else None)
-        wj = int(np.argmax(whole.scores))
-        whole_c = float(whole.dist[wj] * whole.p_in)
+            tops.append(e if ok else None)
+        whole_e, whole_c, _ = whole.top
         distinct = {t for t in tops if t is not None}
         if len(distinct) < 2:
             return None
-        whole_e = int(whole.cand.entries[wj])
         if not any(t is not None and t != whole_e and c > whole_c
                    for t, c in zip(tops, confs, strict=True)):
             # no part names another pain point more surely than the clause names its own
@@ -360,23 +360,19 @@ class Engine:
         problems = [p for p in passages if p.problem]
         # a comma piece adds its pain point but does not overtake what the whole text names
         # best (on short real texts, a vivid aside outranked the story: held-out P@1 -0.05)
-        whole_top = int(whole.cand.entries[int(np.argmax(whole.scores))])
+        whole_top = whole.top[0]
         piece_cap = conf.get(whole_top, 0.0) * (1 - 1e-3)
         total = max(sum(len(p.text) for p in problems), 1)
         long_note = len(text) > LONG_NOTE_CHARS
         # in a long note, how much confident text names each pain point (see LONG_NOTE_FULL_CHARS)
         mass: dict[int, float] = {}
         for p in problems:
-            top = int(np.argmax(p.scored.scores))
-            c = float(p.scored.dist[top] * p.scored.p_in)
+            e, c, _ = p.scored.top
             if c >= MASS_MIN_CONFIDENCE:
-                e = int(p.scored.cand.entries[top])
                 mass[e] = mass.get(e, 0.0) + c * len(p.text)
         for p in passages:
             sc = p.scored
-            top = int(np.argmax(sc.scores))
-            e = int(sc.cand.entries[top])
-            c = float(sc.dist[top] * sc.p_in)
+            e, c, top_share = sc.top
             seg_out.append(
                 Segment(
                     text=p.text,
@@ -399,7 +395,7 @@ class Engine:
                     mapped.add(e)
             else:
                 share = min(1.0, len(p.text) / total / SEGMENT_FULL_SHARE)
-                if float(sc.dist[top]) >= MAPPED_MIN_SHARE:
+                if top_share >= MAPPED_MIN_SHARE:
                     mapped.add(e)
             weight = SEGMENT_WEIGHT * share * c
             if p.piece and e != whole_top:

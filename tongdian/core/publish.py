@@ -31,41 +31,13 @@ from tongdian.core.engine import Engine
 from tongdian.core.gate import GateReport, run_gate
 from tongdian.core.kb import KBSettings, KnowledgeBase, kb_exists
 from tongdian.core.kbedit import EditError, write_dir
-from tongdian.index.embedders import Embedder, make_embedder
+from tongdian.index.embedders import Embedder, ReuseEmbedder, make_embedder
 from tongdian.index.store import Store, slug
 
 log = logging.getLogger(__name__)
 
 #: Revision directories kept besides the served one (the previous one, for a quick rollback).
 KEEP_REVISION_DIRS = 2
-
-
-class ReuseEmbedder:
-    """An embedder that answers from known vectors and embeds only texts it has not seen."""
-
-    def __init__(self, inner: Embedder, known: dict[tuple[bool, str], np.ndarray]) -> None:
-        self.inner = inner
-        self.spec, self.dim, self.version = inner.spec, inner.dim, inner.version
-        self.known = known
-        self.embedded = 0
-        self.reused = 0
-
-    def _embed(self, texts: list[str], query: bool) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if (query, t) not in self.known]
-        if missing:
-            fn = self.inner.embed_queries if query else self.inner.embed_passages
-            for t, v in zip(missing, fn(missing), strict=True):
-                self.known[(query, t)] = np.asarray(v, dtype=np.float32)
-        self.embedded += len(missing)
-        self.reused += len(texts) - len(missing)
-        return np.stack([self.known[(query, t)] for t in texts]) if texts else \
-            np.zeros((0, self.dim), dtype=np.float32)
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._embed(texts, True)
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._embed(texts, False)
 
 
 def known_vectors(engine: Engine) -> dict[tuple[bool, str], np.ndarray]:
