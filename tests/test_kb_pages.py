@@ -113,3 +113,13 @@ def test_accepting_on_the_review_page_improves_the_answer_after_republishing(kb_
     r = kb_client.post(f"/admin/feedback/{fid}/accept", data={"csrf": csrf, "publish": "true"})
     assert r.status_code == 200 and "已发布" in r.text, r.text[-800:]
     assert not kb_client.get("/api/search", params={"q": query}).json()["matched"]
+
+
+def test_the_catalogue_is_named_by_its_true_count(kb_client: TestClient) -> None:
+    """The report's name, "二十大痛点", is for twenty pain points; a knowledge base of three
+    (or of twenty-one, after a bank adds its own) is named by its count on every page."""
+    pid = kb_client.app.state.engine.corpus.painpoints[0].id  # type: ignore[attr-defined]
+    for url in ("/", f"/p/{pid}", "/search?q=%E7%BD%91%E7%82%B9", "/no-such-page"):
+        html = kb_client.get(url, headers={"accept": "text/html"}).text
+        assert "二十大痛点" not in html, url
+        assert "3 个痛点" in html, url

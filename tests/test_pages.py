@@ -103,6 +103,7 @@ def test_home_lists_all_twenty_with_remedies(client: TestClient, engine) -> None
         assert pp.title in page
         assert zh_punct(pp.approaches[0].text) in page
     assert "全部 <strong>20</strong> 个痛点" in page
+    assert "<h1>中国银行业转型二十大痛点</h1>" in page  # the report's own name, while it holds twenty
     assert "按技术筛选" in page and "按风险筛选" in page
 
 

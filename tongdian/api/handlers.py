@@ -36,6 +36,12 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def _count(request: Request) -> int | None:
+    """Pain points served, for the nav; None (the report's name) before an engine is up."""
+    engine = getattr(request.app.state, "engine", None)
+    return None if engine is None else len(engine.corpus.painpoints)
+
+
 def error_response(request: Request, status: int, error: str, detail: Any = None) -> Response:
     if request.url.path == DIFY_PATH:
         # Dify shows ``error_msg`` to its user and knows no other shape; see DifyError
@@ -45,7 +51,8 @@ def error_response(request: Request, status: int, error: str, detail: Any = None
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request, "error.html",
-        {"status": status, "error": page_message(error), "detail": detail, "json_url": None},
+        {"status": status, "error": page_message(error), "detail": detail, "json_url": None,
+         "n_painpoints": _count(request)},
         status_code=status,
     )
 

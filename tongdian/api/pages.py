@@ -41,7 +41,9 @@ JSON_LINK_MAX_QUERY = 300
 
 def page(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
     templates: Jinja2Templates = request.app.state.templates
-    base = {"q": None, "json_url": None, "nav": None}
+    # the count the nav names the catalogue by: the engine being served, which an edit swaps
+    n = len(request.app.state.engine.corpus.painpoints)
+    base = {"q": None, "json_url": None, "nav": None, "n_painpoints": n}
     return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
 
 

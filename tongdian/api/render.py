@@ -124,6 +124,17 @@ EVIDENCE_KIND_ZH = {
 }
 
 
+#: How many pain points the report itself names: the knowledge base is called by the
+#: report's title ("二十大痛点") only while it still holds exactly those.
+REPORT_PAINPOINTS = 20
+
+
+def catalog_label(n: int | None = None) -> str:
+    """The name of the whole knowledge base: the report's "二十大痛点" while it holds twenty
+    pain points, else the true count (a bank that added P21, or a test corpus of three)."""
+    return "二十大痛点" if n is None or n == REPORT_PAINPOINTS else f"{n} 个痛点"
+
+
 def kind_label(kind: str) -> str:
     return EVIDENCE_KIND_ZH.get(kind, kind)
 

@@ -27,6 +27,7 @@ def make_templates(directory: Path) -> Jinja2Templates:
         confidence_level=render.confidence_level,
         percent=render.percent,
         kind_label=render.kind_label,
+        catalog_label=render.catalog_label,
         doc_html=render.doc_html,
         occurring=render.occurring,
         short_url=render.short_url,
