@@ -39,7 +39,7 @@ QK = 32
 BLOCK = np.dtype([("d", "<u2"), ("qs", "u1", 16)])
 #: SentencePiece's word-boundary marker.
 META = "\u2581"
-#: The trainable matrices of one layer: file suffix → (out, in) as multiples of (H, FF).
+#: The trainable tensors of one layer, by their names in the file (``l{i}.{name}.w`` / ``.b``).
 LINEARS = ("q", "k", "v", "ao", "fi", "fo")
 NORMS = ("aln", "oln")
 #: Statements are short; 64 tokens keep a step under two seconds on two cores.

@@ -36,8 +36,9 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _count(request: Request) -> int | None:
-    """Pain points served, for the nav; None (the report's name) before an engine is up."""
+def served_count(request: Request) -> int | None:
+    """How many pain points the engine being served holds (an edit swaps it), which the nav
+    names the catalogue by; None (the report's own name) before an engine is up."""
     engine = getattr(request.app.state, "engine", None)
     return None if engine is None else len(engine.corpus.painpoints)
 
@@ -52,7 +53,7 @@ def error_response(request: Request, status: int, error: str, detail: Any = None
     return templates.TemplateResponse(
         request, "error.html",
         {"status": status, "error": page_message(error), "detail": detail, "json_url": None,
-         "n_painpoints": _count(request)},
+         "n_painpoints": served_count(request)},
         status_code=status,
     )
 

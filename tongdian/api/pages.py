@@ -25,6 +25,7 @@ from tongdian.core.permalinks import PermalinkStore
 
 from .deps import CatalogDep, EngineDep, base_url, run_search
 from .errors import ApiError
+from .handlers import served_count
 from .heatmap import heatmap_svg
 from .messages import is_english, page_message
 from .render import took_label
@@ -41,9 +42,7 @@ JSON_LINK_MAX_QUERY = 300
 
 def page(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
     templates: Jinja2Templates = request.app.state.templates
-    # the count the nav names the catalogue by: the engine being served, which an edit swaps
-    n = len(request.app.state.engine.corpus.painpoints)
-    base = {"q": None, "json_url": None, "nav": None, "n_painpoints": n}
+    base = {"q": None, "json_url": None, "nav": None, "n_painpoints": served_count(request)}
     return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
 
 
