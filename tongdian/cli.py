@@ -180,7 +180,8 @@ def search(
 
 @app.command("eval")
 def eval_(
-    file: Annotated[Path, typer.Argument(help="JSONL of queries with primary/secondary ids")],
+    files: Annotated[list[Path], typer.Argument(
+        help="JSONL of queries with primary/secondary ids; several files are scored together")],
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     failures: Annotated[bool, typer.Option(help="list the misses")] = False,
     half: Annotated[str, typer.Option(
@@ -189,15 +190,18 @@ def eval_(
     corpus: CorpusOpt = None,
     data: DataOpt = None,
 ) -> None:
-    """P@1, ok@1, hit@3, MRR, multi-label recall@3, out-of-scope handling, per style."""
+    """P@1, ok@1, hit@3, MRR, English P@1, out-of-scope handling, each with its bootstrap 95%
+    interval, per style; ``--failures`` adds the misses and the confusion between neighbours."""
     from tongdian.core.ask_eval import is_ask_set
     from tongdian.core.evaluate import Prediction, evaluate, load_queries, split_half
 
+    file = files[0]
+    name = " + ".join(f.name for f in files)
     try:
         if is_ask_set(file):  # questions about the report: typed answers, not pain points
             _eval_ask(file, as_json, failures, _settings(embedder, corpus, data))
             return
-        qs = split_half(load_queries(file), half)
+        qs = [q for f in files for q in split_half(load_queries(f), half)]
     except (OSError, ValueError) as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
@@ -215,16 +219,18 @@ def eval_(
     eng.embedder.cache.clear()  # type: ignore[attr-defined]
     rep = evaluate(qs, predict)
     if as_json:
-        report = {"file": file.name, "half": half, **rep.to_json(),  # which set, which half
+        report = {"file": name, "half": half, **rep.to_json(),  # which set, which half
                   "typed_first": len(typed_first)}
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
         return
     which = "" if half == "all" else f" ({half} half)"
-    t = Table(title=f"tongdian eval · {file.name}{which} · {rep.n} queries · {eng.embedder.spec}")
+    t = Table(title=f"tongdian eval · {name}{which} · {rep.n} queries · {eng.embedder.spec}")
     t.add_column("metric")
     t.add_column("value", justify="right")
+    t.add_column("95% interval (bootstrap)", justify="right")
     for k_, v in rep.metrics.items():
-        t.add_row(k_, f"{v:.3f}")
+        lo, hi = rep.intervals.get(k_, (float("nan"), float("nan")))
+        t.add_row(k_, f"{v:.3f}", "" if lo != lo else f"{lo:.3f} – {hi:.3f}")
     t.add_row("latency p50 / p99 ms", f"{rep.latency_ms['p50']:.1f} / {rep.latency_ms['p99']:.1f}")
     out.print(t)
     out.print(f"read as a question about the report (typed answer first): {len(typed_first)} of "
@@ -242,6 +248,13 @@ def eval_(
         for f in rep.failures:
             out.print(f"[red]miss[/red] {f['id']} {f['style']} want {f['primary']} got {f['got']} "
                       f"matched={f['matched']}: {f['query'][:80]}")
+        if rep.confusion:
+            ct = Table(title="confusions (first primary → first answer), in-scope misses")
+            for c in ("want", "got", "n"):
+                ct.add_column(c)
+            for (w, g), n in sorted(rep.confusion.items(), key=lambda x: -x[1]):
+                ct.add_row(w, g, str(n))
+            out.print(ct)
 
 
 def _eval_ask(file: Path, as_json: bool, failures: bool, settings: Settings) -> None:

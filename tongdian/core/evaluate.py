@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 
@@ -77,15 +78,36 @@ class Report:
     per_style: dict[str, dict[str, float]]
     latency_ms: dict[str, float] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
+    #: bootstrap 95% interval of each metric: sets of 40–150 texts move by ±0.07–0.15
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: (wanted, got) → count over in-scope misses: which neighbours the model confuses
+    confusion: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
             "n": self.n,
             "metrics": self.metrics,
+            "intervals": {k: list(v) for k, v in self.intervals.items()},
             "per_style": self.per_style,
             "latency_ms": self.latency_ms,
             "failures": self.failures,
+            "confusion": [{"want": w, "got": g, "n": n}
+                          for (w, g), n in sorted(self.confusion.items(), key=lambda x: -x[1])],
         }
+
+
+#: Bootstrap resamples for the intervals: enough for a stable 2.5/97.5 percentile.
+BOOTSTRAP = 2000
+
+
+def bootstrap_interval(values: list[float], seed: int = 0) -> tuple[float, float]:
+    """The 95% percentile-bootstrap interval of a mean (seeded: a report is reproducible)."""
+    if not values:
+        return (float("nan"), float("nan"))
+    v = np.asarray(values, dtype=np.float64)
+    idx = np.random.default_rng(seed).integers(0, len(v), size=(BOOTSTRAP, len(v)))
+    means = v[idx].mean(axis=1)
+    return (round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4))
 
 
 def _score(q: EvalQuery, p: Prediction) -> dict[str, float]:
@@ -142,15 +164,23 @@ def evaluate(
     ins = [s for q, s in rows if q.in_scope]
     oos = [s for q, s in rows if not q.in_scope]
     multi = [s for q, s in rows if len(q.primary) > 1]
-    metrics = {
-        "p@1": _mean(s["p@1"] for s in ins),
-        "ok@1": _mean(s["ok@1"] for s in ins),
-        "hit@3": _mean(s["hit@3"] for s in ins),
-        "mrr": _mean(s["mrr"] for s in ins),
-        "multi_recall@3": _mean(s["recall@3"] for s in multi),
-        "oos_rejected": _mean(s["no_match"] for s in oos),
-        "in_scope_rejected": _mean(s["no_match"] for s in ins),
+    english = [s for q, s in rows if q.in_scope and q.lang == "en"]
+    samples = {
+        "p@1": [s["p@1"] for s in ins],
+        "ok@1": [s["ok@1"] for s in ins],
+        "hit@3": [s["hit@3"] for s in ins],
+        "mrr": [s["mrr"] for s in ins],
+        "multi_recall@3": [s["recall@3"] for s in multi],
+        "english_p@1": [s["p@1"] for s in english],
+        "oos_rejected": [s["no_match"] for s in oos],
+        "in_scope_rejected": [s["no_match"] for s in ins],
     }
+    metrics = {k: _mean(v) for k, v in samples.items()}
+    intervals = {k: bootstrap_interval(v) for k, v in samples.items() if v}
+    confusion: dict[tuple[str, str], int] = defaultdict(int)
+    for f in failures:
+        if f["primary"] and f["got"] and f["matched"]:
+            confusion[(f["primary"][0], f["got"][0])] += 1
     by_style: dict[str, list[dict[str, float]]] = defaultdict(list)
     for q, s in rows:
         by_style[q.style].append(s)
@@ -167,4 +197,4 @@ def evaluate(
         "p99": round(lat_sorted[min(len(lat) - 1, int(len(lat) * 0.99))], 2) if lat else 0.0,
         "mean": _mean(lat),
     }
-    return Report(len(queries), metrics, per_style, latency, failures)
+    return Report(len(queries), metrics, per_style, latency, failures, intervals, dict(confusion))
