@@ -62,7 +62,7 @@ def install_briefs(app: FastAPI, settings: Settings) -> RenderPool:
                       queue_wait=settings.render_queue_wait, max_jobs=settings.render_max_jobs,
                       memory_mib=settings.render_memory_mib)
     app.state.render_pool = pool
-    app.state.templates.env.globals["brief_pdf_missing"] = brief_pdf.pdf_missing
+    app.state.templates.env.globals["brief_pdf_missing"] = lambda: brief_pdf.pdf_missing()
     return pool
 
 
