@@ -13,6 +13,7 @@ install and the page disables the PDF button, saying why.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import threading
 import time
@@ -43,6 +44,7 @@ def pool() -> Iterator[RenderPool]:
 
 
 @pytest.mark.parametrize(("fn", "args", "said"), [
+    (ctypes.string_at, (0,), "代码 -11"),  # a segmentation fault, as pango's was
     (os.abort, (), "代码 -6"),
     (os._exit, (3,), "代码 3"),
 ])
@@ -199,3 +201,49 @@ def test_without_pango_pdf_says_what_to_install_and_the_page_says_why(
     assert 'value="pdf" disabled' in page and "libpango-1.0-0" in page
     docx = app_client.get("/api/brief", params={"q": QUERY, "format": "docx"})
     assert docx.status_code == 200
+
+
+@pytest.mark.slow
+def test_a_server_with_no_font_at_all_still_serves_after_a_pdf(tiny_settings, tiny_engine,  # type: ignore[no-untyped-def]
+                                                                tmp_path: Path) -> None:
+    """Issue 21's reproduction, end to end: ``tongdian serve`` started under a fontconfig
+    that names only a cache directory (a slim container), asked for a PDF brief. Before,
+    pango asserted and the whole server died (exit 139). Now the PDF is drawn with the
+    shipped font or refused with a message, and the same process answers afterwards."""
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    del tiny_engine  # built: the server opens the same index
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = briefsupport.fontconfig_file(tmp_path / "nofont")
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf), "TONGDIAN_HOME": str(tmp_path / "home"),
+           "TONGDIAN_CORPUS": str(tiny_settings.corpus), "TONGDIAN_DATA": str(tiny_settings.data)}
+    proc = subprocess.Popen([sys.executable, "-m", "tongdian.cli", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server not up in 120 s"
+            time.sleep(0.2)
+        r = httpx.get(f"{url}/api/brief", params={"q": QUERY, "format": "pdf"}, timeout=120)
+        if r.status_code == 200:
+            briefsupport.assert_cjk_drawn_in_shipped_font(r.content)
+        else:
+            assert r.status_code == 503 and r.json()["error"], r.text[:500]
+        assert httpx.get(f"{url}/api/health", timeout=10).status_code == 200
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(20)
