@@ -13,8 +13,8 @@ pool), so:
 - a render has ``timeout`` seconds; a worker's address space is capped at ``memory_mib``
   (a render that needs more fails alone instead of swelling the machine), and a worker
   is replaced after ``max_jobs`` renders, so nothing creeps;
-- workers run at a lower CPU priority (``NICE``), so searches keep their latency while
-  briefs render on the same cores.
+- workers run at a lower CPU priority (``nice``, default +10), so searches keep their
+  latency while briefs render on the same cores.
 
 Workers start on the first render (a server that never renders pays nothing) from a
 fresh interpreter (forkserver, else spawn), never a fork of the threaded server.
@@ -37,8 +37,6 @@ from pebble import ProcessExpired, ProcessPool
 
 T = TypeVar("T")
 
-#: How much lower a worker's CPU priority is than the server's (``nice`` increment).
-NICE = 10
 #: How often a waiting request looks for a free worker, in seconds.
 POLL_S = 0.05
 
@@ -56,13 +54,13 @@ class RenderFailed(Exception):
     to show."""
 
 
-def _start_worker(memory_bytes: int, env: Mapping[str, str]) -> None:
+def _start_worker(memory_bytes: int, nice: int, env: Mapping[str, str]) -> None:
     """Runs first in every worker: lower priority, a hard memory ceiling, extra
     environment (set before any native library reads it)."""
     import resource
 
     os.environ.update(env)
-    os.nice(NICE)
+    os.nice(nice)
     if memory_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
@@ -76,7 +74,7 @@ class RenderPool:
     """A bounded pool of render workers shared by every request of one server process."""
 
     def __init__(self, workers: int = 2, timeout: float = 30.0, queue_wait: float = 5.0,
-                 max_jobs: int = 100, memory_mib: int = 1024,
+                 max_jobs: int = 100, memory_mib: int = 1024, nice: int = 10,
                  env: Mapping[str, str] | None = None) -> None:
         if workers < 1:
             raise ValueError("a render pool needs at least one worker")
@@ -85,6 +83,7 @@ class RenderPool:
         self.queue_wait = queue_wait
         self.max_jobs = max_jobs
         self.memory_mib = memory_mib
+        self.nice = nice
         self.env = dict(env or {})
         self.retry_after = max(1, math.ceil(queue_wait))
         # a thread-safe count, not an asyncio primitive: requests may come from more
@@ -96,7 +95,7 @@ class RenderPool:
     def _new_pool(self) -> ProcessPool:
         return ProcessPool(max_workers=self.workers, max_tasks=self.max_jobs,
                            initializer=_start_worker,
-                           initargs=(self.memory_mib * 2**20, self.env), context=_context())
+                           initargs=(self.memory_mib * 2**20, self.nice, self.env), context=_context())
 
     def _schedule(self, fn: Callable[..., T], args: tuple[Any, ...]) -> Future[T]:
         with self._lock:

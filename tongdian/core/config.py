@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         "before it is refused with 503 and Retry-After")
     render_max_jobs: int = Field(
         100, ge=1, description="a render worker is replaced after this many briefs")
+    render_nice: int = Field(
+        10, ge=0, le=19, description="how much lower a render worker's CPU priority is than "
+        "the server's (nice increment): searches win the cores when both want them")
     render_memory_mib: int = Field(
         1024, ge=256, description="address-space ceiling of one render worker, in MiB: a "
         "render that needs more fails alone")

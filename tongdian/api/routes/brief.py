@@ -60,7 +60,7 @@ def install_briefs(app: FastAPI, settings: Settings) -> RenderPool:
     pages whether PDF is possible here, so the button is not offered in vain."""
     pool = RenderPool(workers=settings.render_workers, timeout=settings.render_timeout,
                       queue_wait=settings.render_queue_wait, max_jobs=settings.render_max_jobs,
-                      memory_mib=settings.render_memory_mib)
+                      memory_mib=settings.render_memory_mib, nice=settings.render_nice)
     app.state.render_pool = pool
     app.state.templates.env.globals["brief_pdf_missing"] = lambda: brief_pdf.pdf_missing()
     return pool
