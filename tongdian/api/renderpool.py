@@ -13,8 +13,9 @@ pool), so:
 - a render has ``timeout`` seconds; a worker's address space is capped at ``memory_mib``
   (a render that needs more fails alone instead of swelling the machine), and a worker
   is replaced after ``max_jobs`` renders, so nothing creeps;
-- workers run at a lower CPU priority (``nice``, default +10), so searches keep their
-  latency while briefs render on the same cores.
+- workers may run at a lower CPU priority (``nice``; default 0, fair sharing: the
+  worker limit is what keeps searches fast, and a niced worker starves on a saturated
+  CPU).
 
 Workers start on the first render (a server that never renders pays nothing) from a
 fresh interpreter (forkserver, else spawn), never a fork of the threaded server.
@@ -74,7 +75,7 @@ class RenderPool:
     """A bounded pool of render workers shared by every request of one server process."""
 
     def __init__(self, workers: int = 2, timeout: float = 30.0, queue_wait: float = 5.0,
-                 max_jobs: int = 100, memory_mib: int = 1024, nice: int = 10,
+                 max_jobs: int = 100, memory_mib: int = 1024, nice: int = 0,
                  env: Mapping[str, str] | None = None) -> None:
         if workers < 1:
             raise ValueError("a render pool needs at least one worker")

@@ -87,8 +87,10 @@ class Settings(BaseSettings):
     render_max_jobs: int = Field(
         100, ge=1, description="a render worker is replaced after this many briefs")
     render_nice: int = Field(
-        10, ge=0, le=19, description="how much lower a render worker's CPU priority is than "
-        "the server's (nice increment): searches win the cores when both want them")
+        0, ge=0, le=19, description="how much lower a render worker's CPU priority is than "
+        "the server's (nice increment). 0 shares the cores fairly (the two-worker limit is "
+        "what keeps searches fast); +10 keeps searches ahead, but under a saturated CPU "
+        "briefs then starve and are refused (docs/briefs.md: Load)")
     render_memory_mib: int = Field(
         1024, ge=256, description="address-space ceiling of one render worker, in MiB: a "
         "render that needs more fails alone")
