@@ -24,6 +24,8 @@ import io
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from tongdian.core.brief import source_line
 from tongdian.core.errors import UserError
@@ -121,6 +123,12 @@ def _face_bytes(path: Path) -> bytes:
     raise ValueError(f"{path.name} holds no {SHIPPED_FACE!r} face")
 
 
+def _local_path(url: str) -> Path | None:
+    """The file a ``file:`` URL names (however its characters are escaped), else None."""
+    parts = urlsplit(url)
+    return Path(url2pathname(parts.path)) if parts.scheme == "file" and not parts.netloc else None
+
+
 @functools.cache
 def _weasy() -> tuple[Any, Any, Any]:
     """WeasyPrint's HTML class, a font configuration kept for the process (the shipped
@@ -133,11 +141,10 @@ def _weasy() -> tuple[Any, Any, Any]:
     except (ImportError, OSError) as exc:  # OSError: pango's shared libraries are missing
         raise PdfUnavailable(f"{INSTALL_HINT}。({type(exc).__name__})") from None
     font = shipped_font()
-    allowed = font.as_uri() if font else None
 
     class ShippedFontOnly(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
-            if font is None or url != allowed:
+            if font is None or _local_path(url) != font:
                 raise ValueError(f"briefs fetch nothing: refused {url[:60]!r}")
             return URLFetcherResponse(url, body=_face_bytes(font),
                                       headers={"Content-Type": "font/otf"})
