@@ -56,8 +56,8 @@ class RenderFailed(Exception):
 
 
 def _start_worker(memory_bytes: int, nice: int, env: Mapping[str, str]) -> None:
-    """Runs first in every worker: lower priority, a hard memory ceiling, extra
-    environment (set before any native library reads it)."""
+    """Runs first in every worker: its CPU priority, a hard memory ceiling, extra
+    environment (set before any native library reads it, e.g. ``FONTCONFIG_FILE``)."""
     import resource
 
     os.environ.update(env)
