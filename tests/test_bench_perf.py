@@ -94,3 +94,18 @@ def test_load_traffic_mixes_short_gets_and_distinct_briefings() -> None:
     assert len(set(posts)) == len(posts)  # briefings never repeat: never served from a cache
     assert all(len(split_segments(p)) >= 2 for p in posts)
     assert all(g in t.examples for g in gets)
+
+
+def test_load_with_briefs_passes_only_within_the_targets() -> None:
+    """Searches beside briefs: p99 within 2x of search-only, memory under the ceiling, no
+    error (a 503 "busy" is one) — each alone fails the run."""
+    flat = [(0.0, 600.0), (10.0, 700.0), (60.0, 720.0)]
+    alone = load.summarise(_stats(flat), 60.0, 12)
+    mixed = load.summarise(_stats(flat), 60.0, 16)
+    assert load.compare(alone, mixed, 1024)["passed"]
+    slow = {**mixed, "p99_ms": alone["p99_ms"] * 2.5}
+    assert not load.compare(alone, slow, 1024)["passed"]
+    assert not load.compare(alone, mixed, 700)["passed"]  # 720 MiB over a 700 MiB ceiling
+    busy = load.summarise(_stats(flat, {"brief HTTP 503": 2}), 60.0, 16)
+    c = load.compare(alone, busy, 1024)
+    assert not c["passed"] and c["status_5xx"] == 2

@@ -1,24 +1,29 @@
 """The meeting brief: one data dict, three formats, every CJK character visible.
 
 Built from a real answer of the fast-tier engine. The DOCX is read back with python-docx;
-the PDF is turned into text and into pixels with pypdfium2: its text must carry the
-client's words and the attribution, its CJK characters must come from an embedded CJK
-font, and each distinct character must draw a distinct glyph (missing glyphs all draw the
-same .notdef box, "tofu").
+the PDF is rendered in a render worker under a fontconfig that sees no system font, then
+turned into text and into pixels with pypdfium2: its text must carry the client's words
+and the attribution, its CJK characters must come from the font tongdian ships, and each
+distinct character must draw a distinct glyph (missing glyphs all draw the same .notdef
+box, "tofu").
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+from pathlib import Path
 
 import pytest
 
+from tests.briefsupport import assert_cjk_drawn_in_shipped_font, fontconfig_file
+from tongdian.api.renderpool import RenderPool
 from tongdian.core.brief import DISCLAIMER, brief_markdown, build_brief
-from tongdian.core.brief_docx import brief_docx
+from tongdian.core.brief_docx import CJK_FONT, brief_docx
+from tongdian.core.brief_pdf import _face_bytes, brief_pdf, pdf_missing, shipped_font
 
 CLIENT = "某城市商业银行"
-CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 @pytest.fixture(scope="module")
@@ -72,25 +77,49 @@ def test_docx_reads_back(brief) -> None:  # type: ignore[no-untyped-def]
         assert "；".join(p["risks"][0]["controls"]) in text
     assert "毕马威" in text and DISCLAIMER in text
     assert doc.core_properties.title == "会前简报"
-    fonts = doc.styles["Normal"].element.rPr.rFonts
-    assert "CJK" in fonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia")
 
 
-def _pdf(brief):  # type: ignore[no-untyped-def]
+def test_docx_names_the_cjk_font_everywhere(brief) -> None:  # type: ignore[no-untyped-def]
+    """Every style and the document defaults name the CJK font for East Asian text, and no
+    theme reference overrides it (in Word a theme font wins over a named one)."""
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    styles = Document(io.BytesIO(render_in_worker(brief_docx, brief))).styles.element
+    named = [f.get(qn("w:eastAsia")) for f in styles.iter(qn("w:rFonts"))]
+    assert len(named) >= 5 and set(named) == {CJK_FONT}
+    assert not [f for f in styles.iter(qn("w:rFonts")) if f.get(qn("w:eastAsiaTheme"))]
+    langs = [x.get(qn("w:eastAsia")) for x in styles.iter(qn("w:lang"))]
+    assert "zh-CN" in langs
+
+
+def render_in_worker(fn, *args, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """``fn(*args)`` in a render worker of its own, as the server renders (a fontconfig
+    set-up must be in place before fontconfig first loads: a fresh process guarantees it)."""
+    pool = RenderPool(workers=1, timeout=120, env=env)
     try:
-        from tongdian.core.brief_pdf import PdfUnavailable, brief_pdf
-        return brief_pdf(brief)
-    except PdfUnavailable as e:  # pragma: no cover - CI installs pango
-        pytest.skip(str(e))
+        return asyncio.run(pool.run(fn, *args))
+    finally:
+        pool.close()
 
 
-def test_pdf_text_and_every_cjk_glyph_renders(brief) -> None:  # type: ignore[no-untyped-def]
-    import ctypes
+def _needs_pdf() -> None:
+    if missing := pdf_missing():  # pragma: no cover - the project's install brings pango
+        pytest.skip(missing)
 
+
+@pytest.mark.parametrize("fonts", ["only the shipped font", "no font at all"])
+def test_pdf_text_and_every_cjk_glyph_renders(brief, fonts: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """No system font is needed: with a fontconfig that sees only the shipped font's
+    folder, and with one that knows no font at all, every Chinese character is drawn,
+    each in the shipped font."""
     import pypdfium2 as pdfium
-    import pypdfium2.raw as raw
 
-    data = _pdf(brief)
+    _needs_pdf()
+    font = shipped_font()
+    assert font is not None, "noto-cjk-sans-otc is a dependency: its font must be installed"
+    conf = fontconfig_file(tmp_path, *([font.parent] if fonts.startswith("only") else []))
+    data = render_in_worker(brief_pdf, brief, env={"FONTCONFIG_FILE": str(conf)})
     assert data.startswith(b"%PDF")
     pdf = pdfium.PdfDocument(data)
     assert 1 <= len(pdf) <= 3, f"a brief is one to three pages, got {len(pdf)}"
@@ -100,41 +129,48 @@ def test_pdf_text_and_every_cjk_glyph_renders(brief) -> None:  # type: ignore[no
     for p in brief["problems"]:
         assert re.sub(r"\s+", "", f"{p['id']}{p['title']}") in flat
     assert "毕马威" in flat and re.sub(r"\s+", "", DISCLAIMER) in flat
-
-    scale = 3
-    glyphs: dict[str, bytes] = {}
-    fonts: set[str] = set()
-    for i in range(len(pdf)):
-        page = pdf[i]
-        tp = page.get_textpage()
-        img = page.render(scale=scale).to_pil().convert("L")
-        height = page.get_height()
-        buf = ctypes.create_string_buffer(256)
-        flags = ctypes.c_int()
-        for j in range(tp.count_chars()):
-            ch = tp.get_text_range(j, 1)
-            if not CJK.match(ch):
-                continue
-            raw.FPDFText_GetFontInfo(tp.raw, j, buf, 256, ctypes.byref(flags))
-            fonts.add(buf.value.decode("latin-1"))
-            left, bottom, right, top = tp.get_charbox(j)
-            box = (int(left * scale), int((height - top) * scale),
-                   int(right * scale) + 1, int((height - bottom) * scale) + 1)
-            crop = img.crop(box).resize((24, 24))
-            assert min(crop.tobytes()) < 128, f"{ch!r} draws nothing"
-            glyphs.setdefault(ch, crop.point(lambda v: 255 if v > 128 else 0).tobytes())
-    assert len(glyphs) > 50
-    assert all("CJK" in f or "Noto" in f or "Han" in f for f in fonts), fonts
-    # tofu draws the same box for every missing character: distinct characters must draw
-    # (almost all) distinct glyphs; a few look-alikes at this size are allowed
-    assert len(set(glyphs.values())) >= 0.95 * len(glyphs)
+    assert_cjk_drawn_in_shipped_font(data)
 
 
-def test_pdf_fetches_nothing() -> None:
-    from tongdian.core.brief_pdf import _no_fetch
+def test_shipped_font_is_the_simplified_chinese_face() -> None:
+    """The collection holds five regional faces (and mono ones); the brief is set in the
+    mainland one, whichever face fontconfig would have picked."""
+    from fontTools.ttLib import TTFont
 
-    with pytest.raises(ValueError, match="fetch nothing"):
-        _no_fetch("http://example.com/font.woff")
+    font = shipped_font()
+    assert font is not None
+    face = TTFont(io.BytesIO(_face_bytes(font)))
+    assert face["name"].getDebugName(1) == "Noto Sans CJK SC"
+    assert "SIL Open Font License" in face["name"].getDebugName(13)
+    assert face.getBestCmap()[ord("骨")]
+
+
+def test_pdf_fetches_only_the_shipped_font() -> None:
+    _needs_pdf()
+    from tongdian.core.brief_pdf import _weasy
+
+    fetcher = _weasy()[2]
+    for url in ("http://example.com/font.woff", "file:///etc/passwd",
+                "data:text/css,body{}"):
+        with pytest.raises(ValueError, match="fetch nothing"):
+            fetcher(url)
+    font = shipped_font()
+    assert font is not None
+    assert fetcher(font.as_uri()).read(4) == b"OTTO"  # an OpenType (CFF) font file
+
+
+def test_pdf_missing_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tongdian.core import brief_pdf as mod
+
+    monkeypatch.setitem(mod.NATIVE_LIBS, "pango", ("libno-such-pango.so.0",))
+    mod.pdf_missing.cache_clear()
+    try:
+        missing = mod.pdf_missing()
+    finally:
+        monkeypatch.undo()
+        mod.pdf_missing.cache_clear()
+    assert missing and "libpango-1.0-0" in missing and "pip install weasyprint" in missing
+    assert "Word" in missing  # and what to use meanwhile
 
 
 def test_control_characters_cannot_break_a_document(tiny_engine) -> None:  # type: ignore[no-untyped-def]

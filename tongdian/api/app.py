@@ -29,6 +29,7 @@ from .kbstate import Live, install_kb
 from .mcp_server import StatelessMCPEndpoint, build_mcp_server
 from .middleware import MAX_BODY_BYTES, BodyLimitMiddleware, SecurityHeadersMiddleware
 from .routes import ROUTERS
+from .routes.brief import install_briefs
 from .templating import make_templates
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -60,6 +61,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
                 yield
             finally:
                 kb.stop()
+                app.state.render_pool.close()
 
     app = FastAPI(
         title="痛点 tongdian",
@@ -86,6 +88,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.state.templates = make_templates(Path(s.templates))
     app.state.public_url = configured_url
     app.state.permalinks = PermalinkStore(Path(str(s.permalink_dir)), s.permalink_days)
+    install_briefs(app, s)  # the render pool of DOCX/PDF briefs
 
     # revisions, feedback and edits: the database sits beside the index being served
     kb = install_kb(app, settings or s.model_copy(update={"data": engine.index.path.parents[2]}),

@@ -1,7 +1,8 @@
 """The brief as a Word document (python-docx), for consultants who edit before the meeting.
 
 Reads the dict ``brief.build_brief`` makes. East Asian text gets an explicit East Asian
-font name (Word otherwise falls back per run and may render CJK in a Latin font).
+font name (Word otherwise falls back per run and may render CJK in a Latin font). Like
+the PDF, it is rendered in a worker process (``tongdian.api.renderpool``).
 """
 
 from __future__ import annotations
@@ -15,24 +16,34 @@ from docx.shared import Pt
 
 from tongdian.core.brief import source_line
 
-#: The East Asian font named in the document; Word and LibreOffice substitute a local CJK
-#: font when it is missing, and Noto Sans CJK SC is what Debian's fonts-noto-cjk installs.
+#: The East Asian font the document names: the face tongdian ships for its PDFs (Noto Sans
+#: CJK SC, also what Debian's fonts-noto-cjk installs). A reader without it gets Word's or
+#: LibreOffice's own substitute for a Chinese font, never a Latin one.
 CJK_FONT = "Noto Sans CJK SC"
+W_EAST_ASIA = qn("w:eastAsia")
 
 
-def _cjk(style: Any) -> None:
-    rpr = style.element.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = rpr.makeelement(qn("w:rFonts"), {})
-        rpr.append(fonts)
-    fonts.set(qn("w:eastAsia"), CJK_FONT)
+def _cjk_fonts(doc: Any) -> None:
+    """Name ``CJK_FONT`` for East Asian text everywhere the template names a font: the
+    document defaults and every style. A theme reference (``w:eastAsiaTheme``) wins over
+    a named font in Word, so it is removed; the language says Chinese, so Word uses the
+    mainland glyph forms and line breaking."""
+    styles = doc.styles.element
+    defaults = styles.find(qn("w:docDefaults"))
+    rpr = defaults.find(qn("w:rPrDefault")).find(qn("w:rPr"))
+    lang = rpr.find(qn("w:lang"))
+    if lang is None:
+        lang = rpr.makeelement(qn("w:lang"), {})
+        rpr.append(lang)
+    lang.set(W_EAST_ASIA, "zh-CN")
+    for fonts in styles.iter(qn("w:rFonts")):
+        fonts.attrib.pop(qn("w:eastAsiaTheme"), None)
+        fonts.set(W_EAST_ASIA, CJK_FONT)
 
 
 def brief_docx(b: dict[str, Any]) -> bytes:
     doc = Document()
-    for name in ("Normal", "Title", "Heading 1", "Heading 2", "List Bullet"):
-        _cjk(doc.styles[name])
+    _cjk_fonts(doc)
     doc.styles["Normal"].font.size = Pt(10.5)
     doc.core_properties.title = b["title"]
     doc.core_properties.subject = b["client"]

@@ -75,6 +75,26 @@ class Settings(BaseSettings):
     permalink_dir: Path | None = Field(
         None, description="where stored results live (default: HOME/results)")
 
+    render_workers: int = Field(
+        2, ge=1, le=16, description="PDF/DOCX briefs render in this many worker processes "
+        "per server process; past them a request waits (render_queue_wait), then gets 503")
+    render_timeout: float = Field(
+        30.0, gt=0, description="seconds one brief may take to render before its worker is "
+        "stopped and the request fails alone")
+    render_queue_wait: float = Field(
+        5.0, ge=0, description="seconds a brief request waits for a free render worker "
+        "before it is refused with 503 and Retry-After")
+    render_max_jobs: int = Field(
+        100, ge=1, description="a render worker is replaced after this many briefs")
+    render_nice: int = Field(
+        0, ge=0, le=19, description="how much lower a render worker's CPU priority is than "
+        "the server's (nice increment). 0 shares the cores fairly (the two-worker limit is "
+        "what keeps searches fast); +10 keeps searches ahead, but under a saturated CPU "
+        "briefs then starve and are refused (docs/briefs.md: Load)")
+    render_memory_mib: int = Field(
+        1024, ge=256, description="address-space ceiling of one render worker, in MiB: a "
+        "render that needs more fails alone")
+
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="comma-separated Bearer keys for the machine routes (/v1/*, /retrieval, "

@@ -3,8 +3,10 @@ result's JSON (the twin of the permalink page ``/r/{key}``).
 
 The brief is built from a search answer: of a text (``q``, by GET for short texts or by a
 JSON/form POST for whole notes) or of a stored result (``key``), so the button on a
-permalink page never re-sends the note. Rendering runs off the event loop (a PDF takes a
-second or two of CPU).
+permalink page never re-sends the note. Markdown is written in the server; DOCX and PDF
+are rendered in the render pool's worker processes (``tongdian.api.renderpool``), so a
+crashing, hanging or swelling renderer fails its own request (503, said why) and nothing
+else, and at most ``TONGDIAN_RENDER_WORKERS`` render at once.
 """
 
 from __future__ import annotations
@@ -12,20 +14,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-import anyio.to_thread
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
+from tongdian.core import brief_pdf
 from tongdian.core.brief import FIELD_CHARS, brief_markdown, build_brief
 from tongdian.core.brief_docx import brief_docx
-from tongdian.core.brief_pdf import PdfUnavailable, brief_pdf
-from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
+from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS, Settings
 from tongdian.core.models import SearchResponse
 from tongdian.core.permalinks import PermalinkStore
 
 from ..bodies import ERRORS, NOT_FOUND, as_json, body_doc, parse_body
 from ..deps import CatalogDep, EngineDep, base_url, run_search
 from ..errors import ApiError
+from ..renderpool import RenderBusy, RenderFailed, RenderPool
 from ..schemas import ErrorBody
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -42,8 +45,25 @@ BRIEF_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERRORS, **NOT_FOUND,
     200: {"description": "the brief as a file (Markdown, DOCX or PDF)",
           "content": {m.split(";")[0]: {} for m in MEDIA.values()}},
-    503: {"model": ErrorBody, "description": "PDF asked for but WeasyPrint/pango is missing"},
+    503: {"model": ErrorBody, "description": "the document could not be rendered now: "
+          "WeasyPrint/pango missing (the message names what to install), every render "
+          "worker busy (with Retry-After), or the render failed (crash, time or memory limit)"},
 }
+
+#: The renderers the worker processes run, by format (module-level functions: a worker
+#: imports them by name).
+RENDERERS = {"docx": brief_docx, "pdf": brief_pdf.brief_pdf}
+
+
+def install_briefs(app: FastAPI, settings: Settings) -> RenderPool:
+    """Give the app its render pool (workers start on the first DOCX/PDF) and tell the
+    pages whether PDF is possible here, so the button is not offered in vain."""
+    pool = RenderPool(workers=settings.render_workers, timeout=settings.render_timeout,
+                      queue_wait=settings.render_queue_wait, max_jobs=settings.render_max_jobs,
+                      memory_mib=settings.render_memory_mib, nice=settings.render_nice)
+    app.state.render_pool = pool
+    app.state.templates.env.globals["brief_pdf_missing"] = lambda: brief_pdf.pdf_missing()
+    return pool
 
 
 class BriefRequest(BaseModel):
@@ -76,18 +96,25 @@ async def _render(request: Request, catalog: CatalogDep, r: SearchResponse,
                     date=body.date)
     if body.format == "md":
         content: bytes = brief_markdown(b, base_url(request)).encode()
-    elif body.format == "docx":
-        content = await anyio.to_thread.run_sync(brief_docx, b)
     else:
-        try:
-            content = await anyio.to_thread.run_sync(brief_pdf, b)
-        except PdfUnavailable as e:
-            raise ApiError(503, str(e)) from None
+        content = await _in_worker(request, body.format, b)
     # the file name carries only safe characters: the date field is user text
     stamp = re.sub(r"[^0-9A-Za-z-]", "", b["date"])[:20] or "brief"
     name = f"tongdian-brief-{stamp}.{body.format}"
     return Response(content, media_type=MEDIA[body.format],
                     headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+async def _in_worker(request: Request, fmt: str, b: dict[str, Any]) -> bytes:
+    if fmt == "pdf" and (missing := brief_pdf.pdf_missing()):
+        raise ApiError(503, missing)
+    pool: RenderPool = request.app.state.render_pool
+    try:
+        return await pool.run(RENDERERS[fmt], b)
+    except RenderBusy as e:
+        raise HTTPException(503, str(e), headers={"Retry-After": str(e.retry_after)}) from None
+    except (RenderFailed, brief_pdf.PdfUnavailable) as e:
+        raise ApiError(503, f"{fmt.upper()} 简报未能生成：{e}；Markdown 版本仍可下载") from None
 
 
 @router.get("/brief", responses=BRIEF_RESPONSES,
