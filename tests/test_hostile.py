@@ -156,9 +156,9 @@ def check_response(r: httpx.Response, expect: int | set[int], *, api: bool) -> N
     ctype = r.headers.get("content-type", "")
     if ctype.startswith("text/html"):
         page = r.text
-        # the only script a page may carry is our own static file (copy as Markdown)
+        # the only script a page may carry is our own static file (search box, copy as Markdown)
         scripts = re.findall(r"<script[^>]*>", page, re.I)
-        assert all(t == '<script src="/static/copy.js" defer>' for t in scripts), \
+        assert all(t == '<script src="/static/site.js" defer>' for t in scripts), \
             f"a script tag reached a page: {scripts}"
         assert "<img src=x" not in page, "user markup reached a page unescaped"
     if 300 <= r.status_code < 400:
