@@ -103,6 +103,9 @@ async def painpoint(request: Request, pid: str, catalog: CatalogDep) -> Response
     })
 
 
+#: Longest text whose typed answer (a question about the report) is shown: questions are a
+#: line or two; a meeting note read as a "comparison" would bury the pain points it names.
+QUESTION_MAX_CHARS = 300
 #: A passage table this long starts folded: the answers above it are what a reader wants first.
 SEGMENTS_OPEN_MAX = 8
 
@@ -137,7 +140,8 @@ def _result_ctx(request: Request, catalog: Catalog, r: SearchResponse, k: int,
     by_id = {x.id: x.evidence.matched_terms for x in r.results}
     seg_terms = [by_id.get(s.id or "", []) if s.matched else [] for s in r.segments]
     passage_counts = Counter(s.id for s in r.segments if s.problem and s.id)
-    nomatch = not r.matched and not (r.intent != "problem" and r.answers)
+    typed = r.intent != "problem" and bool(r.answers) and r.chars <= QUESTION_MAX_CHARS
+    nomatch = not r.matched and not typed
     others: list[Any] = [] if nomatch else [x for x in r.results if x.id not in shown_ids]
     if not nomatch:
         listed = shown_ids | {x.id for x in others}
@@ -150,8 +154,11 @@ def _result_ctx(request: Request, catalog: Catalog, r: SearchResponse, k: int,
 
     ctx.update(r=r, terms=terms, seg_terms=seg_terms, shown=shown, others=others,
                nomatch=nomatch, passage_counts=dict(passage_counts), seg_href=seg_href,
-               segments_open_max=SEGMENTS_OPEN_MAX, permalink=permalink,
-               message=page_message(r.message, r.query) if r.matched else None,
+               segments_open_max=SEGMENTS_OPEN_MAX, question_max_chars=QUESTION_MAX_CHARS,
+               permalink=permalink,
+               # the engine's one-line summary; for a long note the pain points below say it
+               message=(page_message(r.message, r.query)
+                        if r.matched and r.chars <= QUESTION_MAX_CHARS else None),
                took=took_label(r.took_ms, r.cached, is_english(r.query)),
                problems=sum(1 for s in r.segments if s.problem),
                framing=sum(1 for s in r.segments if not s.problem))

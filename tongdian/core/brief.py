@@ -168,8 +168,8 @@ def evidence_line(x: Result) -> str:
     point instead, so nothing in a brief reads as a quotation it is not."""
     label = EVIDENCE_SOURCE.get(x.evidence.kind)
     if label:
-        return f"{label}：「{x.evidence.text}」"
-    return f"报告对该痛点的描述：「{x.pain}」"
+        return f"{label}「{x.evidence.text}」"
+    return f"报告对该痛点的描述「{x.pain}」"
 
 
 def risk_line(rk: dict[str, Any]) -> tuple[str, str]:
