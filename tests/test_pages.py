@@ -527,6 +527,12 @@ def test_limits_are_one_sentence_everywhere(client: TestClient) -> None:
     assert f"{MAX_NOTE_CHARS:,}" in LIMITS and f"{MAX_QUERY_CHARS:,}" in LIMITS
 
 
+def test_a_text_too_long_for_a_link_goes_back_in_the_box(client: TestClient) -> None:
+    q = "网点租金太贵了，" * (MAX_QUERY_CHARS // 8 + 10)
+    page = html(client, "/search", status=413, params={"q": q})
+    assert f">{q}</textarea>" in page and "已放回上方搜索框" in page
+
+
 def test_phone_details(client: TestClient) -> None:
     page = html(client, "/technologies")
     # the hint about clicking cells is for the wide screen's matrix only

@@ -182,10 +182,13 @@ async def _search(request: Request, engine: Engine, catalog: Catalog,
 
 def _error_page(request: Request, ctx: dict[str, Any], e: ApiError, q: str | None) -> Response:
     """The search page with the error; a text that failed is not put back into the form
-    (resubmitting it would fail again), only its length is reported."""
+    (resubmitting it would fail again), only its length is reported, unless it failed only
+    for being too long for a link (the box, which posts, takes it)."""
     ctx["error"] = page_message(e.error, q)
-    ctx["failed_chars"] = len(q.strip()) if isinstance(q, str) else 0
-    ctx["q"] = None
+    chars = len(q.strip()) if isinstance(q, str) else 0
+    ctx["failed_chars"] = chars
+    # too long for a link but not for the box: put it back, one click posts it
+    ctx["q"] = q if e.status == 413 and chars <= MAX_NOTE_CHARS else None
     ctx["json_url"] = None
     return page(request, "search.html", ctx, status=e.status)
 
