@@ -251,6 +251,9 @@ def test_layout_and_accessibility(server: str, browser, size: str) -> None:  # t
             assert facets.find_element(By.CSS_SELECTOR, "ul.facet-list a").is_displayed()
             d.get(server + "/technologies")
             assert not d.find_element(By.CSS_SELECTOR, "figure.heatmap-wrap").is_displayed()
+            # no "click a cell" where there are no cells; the list is explained instead
+            assert not d.find_element(By.CSS_SELECTOR, ".lede .wide-only").is_displayed()
+            assert d.find_element(By.CSS_SELECTOR, ".lede .narrow-only").is_displayed()
             assert d.find_element(By.CSS_SELECTOR, "table.tech-table").is_displayed()
         _shot(d, f"home-{size}")
 
