@@ -1,9 +1,11 @@
 """The brief a consultant takes into the meeting: one search answer as a document.
 
 ``build_brief`` turns a ``SearchResponse`` into a plain data dict (title, client, date, the
-client's text, each problem → its pain point with the evidence, approaches with their
-technologies, risks with the report's controls, case figures, source attribution and the
-disclaimer); ``brief_markdown`` writes it as Markdown. The DOCX and PDF renderers
+client's description — a long note summarised by the passage naming each problem — each
+problem → its pain point with the client's words and the report's text as evidence,
+approaches with their technologies, risks with why this pain point carries them and the
+report's controls told once, case figures, source attribution and the disclaimer);
+``brief_markdown`` writes it as Markdown. The DOCX and PDF renderers
 (``brief_docx.py``, ``brief_pdf.py``) read the same dict, so the three formats cannot
 drift apart. No scores or internal fields go into a brief: it is read by bankers.
 """
@@ -248,7 +250,6 @@ def build_brief(r: SearchResponse, corpus: Corpus, *, title: str | None = None,
         if s.problem and s.id and s.id not in listed and s.id in corpus.by_id:
             others.append({"id": s.id, "title": corpus.by_id[s.id].title})
             listed.add(s.id)
-    framing = [_text(s.text) for s in r.segments if not s.problem]
     sources = [{"title": d.title, "authors": list(d.authors), "publisher": d.publisher,
                 "note": d.note} for d in corpus.source.documents]
     description, summarised = describe(r, shown)
@@ -266,7 +267,6 @@ def build_brief(r: SearchResponse, corpus: Corpus, *, title: str | None = None,
         "matched": r.matched,
         "problems": problems,
         "others": others,
-        "framing": framing,
         "technologies": [t.name for t in r.technologies],
         "sources": sources,
         "disclaimer": DISCLAIMER,
@@ -315,12 +315,8 @@ def brief_markdown(b: dict[str, Any], base_url: str = "") -> str:
         out.append("")
     if b["others"]:
         out += ["## 其他可能", "", "、".join(f"{o['id']} {o['title']}" for o in b["others"]), ""]
-    if b["framing"]:
-        out += ["## 未列为问题的段落", ""]
-        out += [f"- {inert(cut(t, PASSAGE_CHARS))}" for t in b["framing"][:12]]
-        if len(b["framing"]) > 12:
-            out.append(f"- ……另有 {len(b['framing']) - 12} 段")
-        out.append("")
+    # passages that name no problem (attendees, agenda, small talk) stay on the result page;
+    # a brief for the bank's executive is about the problems
     out += ["---", "", "资料来源：" + "；".join(source_line(d) for d in b["sources"]), "",
             b["disclaimer"], ""]
     return "\n".join(out)
