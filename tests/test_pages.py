@@ -500,6 +500,7 @@ def test_form_errors_in_plain_chinese_naming_the_field() -> None:
     for msg in (pyd, "invalid feedback: correction: Value error, unknown pain point"):
         out = page_message(msg)
         assert "pydantic" not in out and "http" not in out and "“应该是”一栏" in out, out
+        assert "如 P07" in out  # and what to type instead
     detail = [{"loc": ["body", "client"], "msg": "String should have at most 120 characters",
                "type": "string_too_long"}]
     assert page_message("invalid request body: client", None, detail) == "提交的内容有误：客户名称太长了。"

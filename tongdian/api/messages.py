@@ -51,6 +51,12 @@ FIELD_ZH = {
     "format": "文件格式", "tech": "技术筛选", "risk": "风险筛选", "body": "提交的内容",
     "message": "修改说明", "text": "正文",
 }
+#: What a field takes, said after its error so the reader knows what to type instead.
+FIELD_HINT = {
+    "correction": "请填痛点编号，如 P07；不是银行痛点请填 none",
+    "k": f"1 到 {MAX_K} 之间的整数",
+    "date": "如 2026-12-01",
+}
 #: pydantic error types in words.
 _TYPE_ZH = {
     "missing": "没有填写", "string_too_long": "太长了", "string_too_short": "不能为空",
@@ -71,6 +77,11 @@ def field_name(loc: list[str] | tuple[str, ...] | str) -> str:
     return FIELD_ZH.get(key, key)
 
 
+def _spaced(name: str) -> str:
+    """A field name that ends in Latin ("结果数 k") gets a space before the Chinese after it."""
+    return f"{name} " if name[-1:].isascii() and name[-1:].isalnum() else name
+
+
 def field_errors(detail: Any) -> list[str]:
     """Each field error of a 422 as a Chinese sentence naming the field ("客户名称太长了")."""
     if not isinstance(detail, list):
@@ -79,9 +90,11 @@ def field_errors(detail: Any) -> list[str]:
     for e in detail:
         if not isinstance(e, dict):
             continue
-        name = field_name(e.get("loc") or ["body"])
+        loc = e.get("loc") or ["body"]
+        name = field_name(loc)
         what = _TYPE_ZH.get(str(e.get("type", "")), "取值不对")
-        line = f"{name}{what}"
+        hint = FIELD_HINT.get(str(loc[-1]) if isinstance(loc, list | tuple) else str(loc))
+        line = f"{_spaced(name)}{what}" + (f"（{hint}）" if hint else "")
         if line not in out:
             out.append(line)
     return out
@@ -92,9 +105,10 @@ def _invalid_zh(rest: str, detail: Any) -> str:
     the field names the message itself mentions."""
     fields = field_errors(detail)
     if not fields:
-        named = [zh for key, zh in FIELD_ZH.items()
+        named = [key for key in FIELD_ZH
                  if re.search(rf"(?<![A-Za-z_]){re.escape(key)}(?![A-Za-z_])", rest)]
-        fields = [f"{n}取值不对" for n in dict.fromkeys(named)]
+        fields = [f"{_spaced(FIELD_ZH[k])}取值不对" + (f"（{FIELD_HINT[k]}）" if k in FIELD_HINT else "")
+                  for k in named]
     return "提交的内容有误：" + ("；".join(fields) if fields else "请检查填写的内容") + "。"
 
 
