@@ -40,7 +40,9 @@ def test_brief_data(brief) -> None:  # type: ignore[no-untyped-def]
     assert brief["problems"], "at least one problem"
     p = brief["problems"][0]
     assert p["passages"] and p["approaches"] and p["risks"]
+    # the first problem states each risk's controls; every risk says why this pain point has it
     assert all(rk["controls"] for rk in p["risks"])
+    assert all(rk["reason"] for q in brief["problems"] for rk in q["risks"])
     assert any(a["technologies"] for a in p["approaches"])
     assert "毕马威" in "".join(d["authors"][0] for d in brief["sources"])
     assert brief["disclaimer"] == DISCLAIMER
@@ -55,6 +57,8 @@ def test_markdown(brief) -> None:  # type: ignore[no-untyped-def]
     for p in brief["problems"]:
         assert f"{p['id']} {p['title']}" in md
         assert f"http://tongdian.bank/p/{p['id']}" in md
+        for rk in p["risks"]:
+            assert rk["reason"] in md
     assert "资料来源：《中国银行业转型20大痛点问题与应对思路》" in md and DISCLAIMER in md
     assert "置信度" not in md and "%" not in md.split("## 1.")[0]
 
@@ -74,7 +78,9 @@ def test_docx_reads_back(brief) -> None:  # type: ignore[no-untyped-def]
     for p in brief["problems"]:
         assert f"{p['id']} {p['title']}" in text
         assert p["approaches"][0]["text"] in text
-        assert "；".join(p["risks"][0]["controls"]) in text
+        assert p["risks"][0]["reason"] in text
+        if p["risks"][0]["controls"]:
+            assert "；".join(p["risks"][0]["controls"]) in text
     assert "毕马威" in text and DISCLAIMER in text
     assert doc.core_properties.title == "会前简报"
 
@@ -181,3 +187,82 @@ def test_control_characters_cannot_break_a_document(tiny_engine) -> None:  # typ
     doc = Document(io.BytesIO(brief_docx(b)))
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "好资产太难找了" in text and "银行" in text and "简报" in text
+
+
+# -- issue 23: a brief a consultant hands to an executive ------------------------------------------
+
+
+def test_no_brief_without_a_match(tiny_engine) -> None:  # type: ignore[no-untyped-def]
+    from tongdian.core.brief import NothingToBrief
+
+    r = tiny_engine.search("食堂的饭菜太咸了，能不能换个厨师", 3)
+    assert not r.matched
+    with pytest.raises(NothingToBrief, match="nothing to put in a brief"):
+        build_brief(r, tiny_engine.corpus)
+
+
+@pytest.mark.parametrize("base,linked", [
+    ("http://127.0.0.1:8766", False), ("http://localhost:8000", False), ("http://[::1]:8000", False),
+    ("http://0.0.0.0:8000", False), ("", False),
+    ("https://tongdian.bank.example", True), ("http://10.2.3.4:8000", True),
+])
+def test_links_only_where_a_reader_elsewhere_can_open_them(brief, base: str, linked: bool) -> None:  # type: ignore[no-untyped-def]
+    md = brief_markdown(brief, base)
+    assert ("详情：" in md) is linked
+    assert "127.0.0.1" not in md and "localhost" not in md
+
+
+def test_a_controls_line_is_told_once(tiny_engine) -> None:  # type: ignore[no-untyped-def]
+    r = tiny_engine.search("好资产太难找了，钱贷不出去；同时存款越来越难拉，都跑去理财了；"
+                           "另外营销推广花了钱却没效果", 5)
+    b = build_brief(r, tiny_engine.corpus)
+    md = brief_markdown(b)
+    for p in b["problems"]:
+        for rk in p["risks"]:
+            if rk["controls"]:
+                line = "；".join(rk["controls"])
+                assert md.count(line) == 1, line
+
+
+def test_evidence_is_labelled_for_what_it_is(brief) -> None:  # type: ignore[no-untyped-def]
+    # an example phrasing of the knowledge base is not a source: the brief cites the report
+    for p in brief["problems"]:
+        assert p["evidence"].startswith("报告"), p["evidence"]
+
+
+def test_a_long_note_is_described_by_its_problems_not_its_first_lines() -> None:
+    from tongdian.core.brief import QUOTE_CHARS, cut, describe
+    from tongdian.core.models import SearchResponse
+
+    opening = "参会人员：副行长、零售部总经理、科技部总经理。双方寒暄后介绍了党校培训的安排。" * 8
+    problem = "我们的网点越来越冷清，一家网点一年的租金和人工要好几百万。"
+    r = SearchResponse.model_construct(
+        query=opening + problem, segments=[
+            _seg(opening, None, False), _seg(problem, "P14", True)],
+        results=[])
+    shown = [_result("P14", segment=problem)]
+    text, summarised = describe(r, shown)
+    assert summarised and len(r.query) > QUOTE_CHARS
+    assert "党校" not in text and "参会" not in text and "网点越来越冷清" in text
+    # a cut falls after a sentence or clause end, marked with "…"
+    assert cut("第一句话说完了。第二句话很长很长很长很长很长", 12) == "第一句话说完了…"
+
+
+def _seg(text: str, pid: str | None, problem: bool):  # type: ignore[no-untyped-def]
+    from tongdian.core.models import Segment
+
+    return Segment(text=text, matched=problem, id=pid, title=None, confidence=0.9 if problem else 0.0,
+                   problem=problem)
+
+
+def _result(pid: str, segment: str):  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    return SimpleNamespace(id=pid, evidence=SimpleNamespace(segment=segment))
+
+
+def test_passages_drop_headings_and_speakers() -> None:
+    from tongdian.core.brief import _passage_text
+
+    assert _passage_text("三、老旧的核心系统。\n核心系统已经用了将近二十年") == "核心系统已经用了将近二十年"
+    assert _passage_text("总经理坦言，现在拉一笔存款比放一笔贷款还难") == "现在拉一笔存款比放一笔贷款还难"

@@ -156,9 +156,9 @@ def check_response(r: httpx.Response, expect: int | set[int], *, api: bool) -> N
     ctype = r.headers.get("content-type", "")
     if ctype.startswith("text/html"):
         page = r.text
-        # the only script a page may carry is our own static file (copy as Markdown)
+        # the only script a page may carry is our own static file (search box, copy as Markdown)
         scripts = re.findall(r"<script[^>]*>", page, re.I)
-        assert all(t == '<script src="/static/copy.js" defer>' for t in scripts), \
+        assert all(t == '<script src="/static/site.js" defer>' for t in scripts), \
             f"a script tag reached a page: {scripts}"
         assert "<img src=x" not in page, "user markup reached a page unescaped"
     if 300 <= r.status_code < 400:
@@ -298,9 +298,12 @@ NOTE_ROUTES = {("POST", "/api/search"), ("POST", "/search"), ("POST", "/api/brie
 
 def _expected(slot: Slot, h: Hostile) -> int | set[int]:
     if slot.kind == "search":
+        want = h.search
         if h.search == 413 and slot.route in NOTE_ROUTES and len(h.text) <= MAX_NOTE_CHARS:
-            return 200
-        return h.search
+            want = 200
+        if want == 200 and slot.route[1] == "/api/brief":
+            return {200, 422}  # 422: the text matched no pain point, so there is no brief
+        return want
     if slot.kind == "filter":
         return h.filter
     if slot.kind == "pid":
@@ -353,6 +356,8 @@ def test_hostile_text_everywhere(client: TestClient, slot: Slot, h: Hostile) -> 
             assert "empty" in (r.text if is_dify_path(slot.route[1]) else r.json()["error"])
         else:  # pages speak Chinese
             assert "没有输入内容" in r.text
+    if r.status_code == 422 and slot.route[1] == "/api/brief":
+        assert "nothing to put in a brief" in r.json()["error"]
     if r.status_code == 413:
         assert str(MAX_QUERY_CHARS) in r.text
     if slot.kind == "pid" and r.status_code == 404 and slot.api:

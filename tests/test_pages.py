@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -56,10 +57,10 @@ def test_pages_are_self_contained_and_script_free(client: TestClient, url: str) 
     page = html(client, url)
     assert page.startswith("<!doctype html>")
     assert '<html lang="zh-CN">' in page
-    # no inline script; the one script (copy as Markdown) is a static file of our own
+    # no inline script; the one script (search box, copy as Markdown) is a static file of our own
     scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.S | re.I)
     assert all(not body.strip() for body in scripts)
-    assert set(re.findall(r'<script src="([^"]+)"', page)) <= {"/static/copy.js"}
+    assert set(re.findall(r'<script src="([^"]+)"', page)) <= {"/static/site.js"}
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page), "external resource"
     assert 'href="/static/site.css"' in page
     assert 'action="/search"' in page  # the search box is on every page
@@ -189,7 +190,7 @@ def test_search_page_ranks_and_highlights(client: TestClient) -> None:
     assert '<svg class="bar bar-high"' in page  # the confidence bar
     assert "置信度" in page
     assert 'href="/api/search?q=' in page
-    assert f'value="{BRANCHES}"' in page  # the box keeps the query
+    assert f">{BRANCHES}</textarea>" in page  # the box keeps the query
 
 
 def test_search_page_briefing_breakdown(client: TestClient) -> None:
@@ -217,7 +218,7 @@ def test_search_page_no_match(client: TestClient) -> None:
 
 def test_search_page_without_query(client: TestClient) -> None:
     page = html(client, "/search")
-    assert "查找痛点" in page and "或者试试这些说法" in page
+    assert "查找痛点" in page and "试试这些说法" in page
 
 
 @pytest.mark.parametrize(
@@ -396,9 +397,11 @@ def test_titles_descriptions_and_skip_link(client: TestClient) -> None:
     assert "区块链" in html(client, "/?tech=blockchain").split("</title>")[0]
 
 
-def test_filters_come_after_the_cards(client: TestClient) -> None:
+def test_filters_come_first_folded(client: TestClient) -> None:
+    # a phone reaches the filters in one tap (folded under "筛选"), not 12,000 px down;
+    # a wide screen's grid puts them in the left column either way
     page = html(client, "/")
-    assert page.index('<ol class="cards">') < page.index('<aside class="facets"')
+    assert page.index('<aside class="facets"') < page.index('<ol class="cards">')
     assert '<details class="facet-box"' in page
 
 
@@ -410,3 +413,160 @@ def test_long_json_links_are_shortened(client: TestClient) -> None:
     page = html(client, "/search", params={"q": "网点成本太高，" * 60})
     for code in re.findall(r'class="json-link"[^>]*><code>(.*?)</code>', page):
         assert len(code) <= 72
+
+
+# -- issue 23: nothing lost, answers first, one search box, honest words -----------------------
+
+NOTE = (Path(__file__).parent / "data" / "meeting_note_six_problems.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def note_page(client: TestClient) -> tuple[str, str]:
+    r = client.post("/search", data={"q": NOTE}, follow_redirects=False)
+    assert r.status_code == 303
+    return r.headers["location"], html(client, r.headers["location"])
+
+
+def test_every_passage_pain_point_is_on_the_page_and_anchors_resolve(client: TestClient,
+                                                                      note_page) -> None:  # type: ignore[no-untyped-def]
+    loc, page = note_page
+    stored = client.get("/api" + loc).json()
+    ids = set(re.findall(r'id="(r-P\d\d)"', page))
+    # every pain point the engine maps confidently is detailed, however many (k was 5)
+    detailed = set(re.findall(r'<li class="result[^"]*" id="(r-P\d\d)"', page))
+    mapped = {f"r-{x['id']}" for x in stored["results"] if x["mapped"]}
+    assert len(mapped) >= 6 and mapped <= detailed
+    # every passage's pain point is on the page, and every in-page link lands somewhere
+    named = {f"r-{s['id']}" for s in stored["segments"] if s["problem"] and s["id"]}
+    assert named <= ids
+    anchors = set(re.findall(r'href="#(r-P\d\d)"', page))
+    assert anchors and anchors <= ids
+
+
+def test_answers_come_before_the_passage_table_and_the_export_panel(note_page) -> None:  # type: ignore[no-untyped-def]
+    _, page = note_page
+    results = page.index('<ol class="results">')
+    assert results < page.index('class="panel segments"') < page.index('aria-label="带走结果"')
+    # the note's passage table is long: it starts folded, its summary says how many passages
+    table = re.search(r'<details class="segments-box"( open)?>\s*<summary>(.*?)</summary>', page, re.S)
+    assert table and table.group(1) is None and "段" in table.group(2)
+
+
+def test_confidence_is_said_in_words(client: TestClient, note_page) -> None:  # type: ignore[no-untyped-def]
+    from tongdian.api.render import confidence_word
+
+    assert confidence_word(0.95) != confidence_word(0.4) != confidence_word(0.05)
+    page = html(client, "/search", params={"q": BRANCHES})
+    assert f'<strong class="conf-word">{confidence_word(0.99)}</strong>' in page
+    _, note = note_page
+    assert re.search(r'class="chip conf-passages">\d+ 段原话', note)
+
+
+def test_one_search_box_takes_a_whole_note_and_keeps_its_lines(client: TestClient) -> None:
+    home = html(client, "/")
+    box = re.search(r'<form class="searchbox" action="/search" method="post".*?</form>', home, re.S)
+    assert box, "the masthead box posts (a note does not fit in a URL)"
+    assert f'maxlength="{MAX_NOTE_CHARS}"' in box.group(0) and "<textarea" in box.group(0)
+    assert f"{MAX_NOTE_CHARS:,} 字" in box.group(0), "the limit is said before it bites"
+    assert 'id="long-q"' not in html(client, "/search"), "one box, not two"
+    note = "一、网点\n我们的网点越来越冷清，租金和人工一年要好几百万。\n\n二、贷款\n小微企业贷款审批要两周。"
+    r = client.post("/search", data={"q": note})
+    assert r.status_code == 200
+    box = re.search(r'<textarea id="q"[^>]*>(.*?)</textarea>', r.text, re.S)
+    assert box and "冷清，租金" in box.group(1) and "\n" in box.group(1)
+
+
+def test_no_export_panel_and_no_brief_without_a_match(client: TestClient) -> None:
+    q = "今天天气不错，我们去爬山吧"
+    page = html(client, "/search", params={"q": q})
+    assert "带走结果" not in page and "/api/brief" not in page
+    r = client.get("/api/brief", params={"q": q})
+    assert r.status_code == 422 and "nothing to put in a brief" in r.json()["error"]
+
+
+def test_english_no_match_offers_english_phrasings(client: TestClient) -> None:
+    page = html(client, "/search", params={"q": "the weather is lovely, let us climb a hill"})
+    block = re.search(r'<ul class="suggestions">(.*?)</ul>', page, re.S)
+    assert block and "Try describing it like this" in page
+    texts = [re.sub(r"<[^>]+>", "", t) for t in re.findall(r'<a href="/search[^"]*">(.*?)</a>', block.group(1))]
+    assert texts and all(not re.search(r"[\u3400-\u9fff]", t) for t in texts), texts
+
+
+def test_form_errors_in_plain_chinese_naming_the_field() -> None:
+    from tongdian.api.messages import page_message
+
+    pyd = ("invalid feedback: Value error, correction must be P01 … P20 or 'none'\n"
+           "For further information visit https://errors.pydantic.dev/2.11/v/value_error")
+    for msg in (pyd, "invalid feedback: correction: Value error, unknown pain point"):
+        out = page_message(msg)
+        assert "pydantic" not in out and "http" not in out and "“应该是”一栏" in out, out
+        assert "如 P07" in out  # and what to type instead
+    detail = [{"loc": ["body", "client"], "msg": "String should have at most 120 characters",
+               "type": "string_too_long"}]
+    assert page_message("invalid request body: client", None, detail) == "提交的内容有误：客户名称太长了。"
+
+
+def test_feedback_form_error_page_has_no_library_url(client: TestClient) -> None:
+    r = client.post("/feedback", data={"query": "网点成本高", "correction": "信贷业务流程的繁琐耗时-不存在"})
+    if r.status_code == 201:
+        pytest.skip("the feedback form accepted a title (validation lives with the feedback model)")
+    assert r.status_code == 422
+    assert "pydantic" not in r.text and "errors.pydantic.dev" not in r.text
+    assert "提交的内容有误" in r.text
+
+
+def test_limits_are_one_sentence_everywhere(client: TestClient) -> None:
+    from tongdian.api.limits import LIMITS, TOO_LONG
+
+    spec = client.get("/openapi.json").json()
+    assert LIMITS in spec["info"]["description"]
+    described = {r["description"] for path, p in spec["paths"].items() for op in p.values()
+                 for code, r in op.get("responses", {}).items()
+                 if code == "413" and path.startswith("/api/")}
+    assert described == {TOO_LONG}, described
+    assert "64 KB" not in str(spec)
+    assert f"{MAX_NOTE_CHARS:,}" in LIMITS and f"{MAX_QUERY_CHARS:,}" in LIMITS
+
+
+def test_a_text_too_long_for_a_link_goes_back_in_the_box(client: TestClient) -> None:
+    q = "网点租金太贵了，" * (MAX_QUERY_CHARS // 8 + 10)
+    page = html(client, "/search", status=413, params={"q": q})
+    assert f">{q}</textarea>" in page and "已放回上方搜索框" in page
+
+
+def test_phone_details(client: TestClient) -> None:
+    page = html(client, "/technologies")
+    # the hint about clicking cells is for the wide screen's matrix only
+    assert '<span class="wide-only">点击格子打开痛点' in page and 'class="narrow-only"' in page
+    css = client.get("/static/site.css").text
+    assert ".wide-only { display: none; }" in css and ".nav { flex-wrap: nowrap" in css
+
+
+# -- the README is a front door ----------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_is_short_and_its_links_resolve() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path = (doc.parent / target.split("#")[0]).resolve()
+            # docs written by other helpers (briefs, hardening, install) land with their branches
+            if path.name in {"briefs.md", "hardening.md", "install.md"}:
+                continue
+            assert path.exists(), f"{doc.name}: broken link {target}"
+
+
+def test_readme_configuration_table_names_every_setting() -> None:
+    from tongdian.core.config import Settings
+    from tongdian.core.kb import KBSettings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = {f"TONGDIAN_{n.upper()}" for m in (Settings, KBSettings) for n in m.model_fields}
+    missing = sorted(n for n in names if f"`{n}`" not in readme)
+    assert not missing, f"README's configuration table lacks {missing}"

@@ -38,7 +38,8 @@ def test_code_mixed_clauses_count_both_scripts() -> None:
                           "；同时Retail deposits keep leaking to money-market funds.")  # fmt: skip
     assert len(segs) == 3
     assert segs[1].startswith("同时Our agent")
-    assert split_segments("网点冷清；同时cost up") == ["网点冷清，同时cost up"]  # both halves too short
+    # both halves too short: glued back as the user wrote them, their own "；" between
+    assert split_segments("网点冷清；同时cost up") == ["网点冷清；同时cost up"]
 
 
 def test_single_clause_is_one_segment() -> None:
@@ -91,3 +92,34 @@ def test_comma_pieces_in_simplified_traditional_and_english() -> None:
 def test_traditional_joints_split_like_simplified() -> None:
     assert split_segments("我們拉新一個客戶要三百塊，還老被羊毛黨薅") == [
         "我們拉新一個客戶要三百塊", "還老被羊毛黨薅"]
+
+
+def test_english_also_inside_a_clause_is_not_a_joint() -> None:
+    # "also" mid-clause belongs to its clause; the "and" between the two halves is where
+    # comma_pieces may cut, and each piece reads as the user wrote it
+    text = "Branch costs keep rising and loan approvals also take two weeks"
+    assert split_segments(text) == [text]
+    assert comma_pieces(text) == ["Branch costs keep rising", "loan approvals also take two weeks"]
+
+
+def test_english_comma_and_keeps_both_halves_without_the_conjunction() -> None:
+    text = ("Our deposits keep leaking to money market funds, and fraud on new-customer "
+            "promotions is also a problem")
+    assert comma_pieces(split_segments(text)[0]) == [
+        "Our deposits keep leaking to money market funds",
+        "fraud on new-customer promotions is also a problem"]
+
+
+@given(st.text(alphabet="ab c,.;也还，。；\n", max_size=200))
+def test_clauses_are_verbatim_stretches_of_the_text(s: str) -> None:
+    # nothing is inserted: every clause (glued or not) is a substring of what was typed
+    for seg in split_segments(s):
+        assert seg in s or seg == s.strip()
+    for piece in comma_pieces(s):
+        assert piece in s
+
+
+def test_glued_fragments_keep_the_users_punctuation() -> None:
+    segs = split_segments("Fraud is up. Also bad. Branch costs keep rising every single year.")
+    assert all("，" not in seg for seg in segs)
+    assert "Fraud is up. Also bad" in segs[0]

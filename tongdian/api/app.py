@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 from tongdian.core.catalog import Catalog
-from tongdian.core.config import MAX_QUERY_CHARS, Settings
+from tongdian.core.config import Settings
 from tongdian.core.engine import Engine
 from tongdian.core.permalinks import PermalinkStore
 
@@ -26,6 +26,7 @@ from .auth import MCP_PATH, MachineAuthMiddleware
 from .handlers import install_error_handlers
 from .kbauth import edit_body_limit
 from .kbstate import Live, install_kb
+from .limits import LIMITS
 from .mcp_server import StatelessMCPEndpoint, build_mcp_server
 from .middleware import MAX_BODY_BYTES, BodyLimitMiddleware, SecurityHeadersMiddleware
 from .routes import ROUTERS
@@ -74,8 +75,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
             "Knowledge API) and `/mcp` (MCP, streamable HTTP): with `TONGDIAN_API_KEYS` "
             "set they need `Authorization: Bearer <key>`, without it they answer only "
             "loopback clients. "
-            f"Queries are limited to {MAX_QUERY_CHARS} characters, bodies to "
-            f"{MAX_BODY_BYTES} bytes; errors are JSON `{{\"error\": …, \"detail\": …}}`."
+            f"{LIMITS} Errors are JSON `{{\"error\": …, \"detail\": …}}`."
         ),
         docs_url=None,  # the stock Swagger UI loads from a CDN: banks run offline
         redoc_url=None,

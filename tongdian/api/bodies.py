@@ -11,17 +11,15 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
 
-from tongdian.core.config import MAX_QUERY_CHARS
-
 from .errors import ApiError
+from .limits import TOO_LONG
 from .schemas import ErrorBody
 
 M = TypeVar("M", bound=BaseModel)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "empty query or malformed body"},
-    413: {"model": ErrorBody, "description": f"query over {MAX_QUERY_CHARS} characters, "
-                                             "or body over 64 KB"},
+    413: {"model": ErrorBody, "description": TOO_LONG},
     415: {"model": ErrorBody, "description": "body is neither JSON nor a form"},
     422: {"model": ErrorBody, "description": "a parameter has the wrong type or range"},
 }

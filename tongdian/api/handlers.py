@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Mount
 
+from tongdian.core.brief import NothingToBrief
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
 from tongdian.core.errors import NotFound, QueryError, UnknownFilter
 
@@ -52,7 +53,8 @@ def error_response(request: Request, status: int, error: str, detail: Any = None
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request, "error.html",
-        {"status": status, "error": page_message(error), "detail": detail, "json_url": None,
+        {"status": status, "error": page_message(error, None, detail), "detail": detail,
+         "json_url": None,
          "n_painpoints": served_count(request)},
         status_code=status,
     )
@@ -89,6 +91,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownFilter)
     async def _unknown_filter(request: Request, exc: UnknownFilter) -> Response:
         return error_response(request, 400, str(exc), exc.detail)
+
+    @app.exception_handler(NothingToBrief)
+    async def _nothing_to_brief(request: Request, exc: NothingToBrief) -> Response:
+        # the text was fine; there is just no match to write up
+        return error_response(request, 422, str(exc), exc.detail)
 
     @app.exception_handler(QueryError)
     async def _query_error(request: Request, exc: QueryError) -> Response:

@@ -7,6 +7,7 @@ forbids scripts anyway): filters are links, search is a plain form.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -46,14 +47,20 @@ def page(request: Request, name: str, ctx: dict[str, Any], status: int = 200) ->
     return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
 
 
-def suggestions(catalog: Catalog) -> list[dict[str, str]]:
+def suggestions(catalog: Catalog, english: bool = False) -> list[dict[str, str]]:
+    """Example phrasings to try, in the language the user wrote in (English examples of the
+    corpus for an English query, so a no-match page does not answer English with Chinese)."""
     corpus = catalog.engine.corpus
     out = []
     for pid in SUGGESTION_IDS:
         pp = corpus.by_id.get(pid)
-        if pp is not None:
-            out.append({"text": pp.examples[0], "id": pp.id, "title": pp.title,
-                        "href": "/search?" + urlencode({"q": pp.examples[0]})})
+        if pp is None:
+            continue
+        text = (next((e for e in pp.examples if is_english(e)), None) if english
+                else pp.examples[0])
+        if text is not None:
+            out.append({"text": text, "id": pp.id, "title": pp.title_en if english else pp.title,
+                        "href": "/search?" + urlencode({"q": text})})
     return out
 
 
@@ -96,15 +103,28 @@ async def painpoint(request: Request, pid: str, catalog: CatalogDep) -> Response
     })
 
 
+#: Longest text whose typed answer (a question about the report) is shown: questions are a
+#: line or two; a meeting note read as a "comparison" would bury the pain points it names.
+QUESTION_MAX_CHARS = 300
+#: A passage table this long starts folded: the answers above it are what a reader wants first.
+SEGMENTS_OPEN_MAX = 8
+
+
 def _search_ctx(catalog: Catalog, q: str | None, k: int) -> dict[str, Any]:
+    english = is_english(q)
     return {"q": q, "k": k, "r": None, "error": None, "nav": "search",
-            "suggestions": suggestions(catalog), "json_url": "/api/search", "permalink": None,
-            "english": is_english(q)}
+            "suggestions": suggestions(catalog, english), "json_url": "/api/search",
+            "permalink": None, "english": english}
 
 
 def _result_ctx(request: Request, catalog: Catalog, r: SearchResponse, k: int,
                 permalink: str | None) -> dict[str, Any]:
-    """What the result page shows: detailed results with bars, the rest as "其他可能"."""
+    """What the result page shows: detailed results with bars, the rest as "其他可能".
+
+    Nothing a passage names is lost: a pain point some passage maps to but that is neither
+    detailed nor among the engine's k results is listed under "其他可能" too (from the
+    catalogue), so every row of the passage table links to an entry on this page.
+    """
     ctx = _search_ctx(catalog, r.query, k)
     if permalink:
         ctx["json_url"] = f"/api/r/{permalink}"
@@ -119,14 +139,32 @@ def _result_ctx(request: Request, catalog: Catalog, r: SearchResponse, k: int,
     terms = list(dict.fromkeys(t for x in shown for t in x.evidence.matched_terms))
     by_id = {x.id: x.evidence.matched_terms for x in r.results}
     seg_terms = [by_id.get(s.id or "", []) if s.matched else [] for s in r.segments]
-    brief = build_brief(r, catalog.engine.corpus)
-    ctx.update(r=r, terms=terms, seg_terms=seg_terms, shown=shown,
-               others=[x for x in r.results if x.id not in shown_ids],
-               markdown=brief_markdown(brief, base_url(request)), permalink=permalink,
-               message=page_message(r.message, r.query) if r.matched else None,
+    passage_counts = Counter(s.id for s in r.segments if s.problem and s.id)
+    typed = r.intent != "problem" and bool(r.answers) and r.chars <= QUESTION_MAX_CHARS
+    nomatch = not r.matched and not typed
+    others: list[Any] = [] if nomatch else [x for x in r.results if x.id not in shown_ids]
+    if not nomatch:
+        listed = shown_ids | {x.id for x in others}
+        others += [catalog.summaries[i] for i in passage_counts
+                   if i not in listed and i in catalog.summaries]
+    on_page = shown_ids | {x.id for x in others}
+
+    def seg_href(pid: str) -> str:
+        return f"#r-{pid}" if pid in on_page else f"/p/{pid}"
+
+    ctx.update(r=r, terms=terms, seg_terms=seg_terms, shown=shown, others=others,
+               nomatch=nomatch, passage_counts=dict(passage_counts), seg_href=seg_href,
+               segments_open_max=SEGMENTS_OPEN_MAX, question_max_chars=QUESTION_MAX_CHARS,
+               permalink=permalink,
+               # the engine's one-line summary; for a long note the pain points below say it
+               message=(page_message(r.message, r.query)
+                        if r.matched and r.chars <= QUESTION_MAX_CHARS else None),
                took=took_label(r.took_ms, r.cached, is_english(r.query)),
                problems=sum(1 for s in r.segments if s.problem),
                framing=sum(1 for s in r.segments if not s.problem))
+    if shown:
+        brief = build_brief(r, catalog.engine.corpus)
+        ctx["markdown"] = brief_markdown(brief, base_url(request))
     return ctx
 
 
@@ -144,10 +182,13 @@ async def _search(request: Request, engine: Engine, catalog: Catalog,
 
 def _error_page(request: Request, ctx: dict[str, Any], e: ApiError, q: str | None) -> Response:
     """The search page with the error; a text that failed is not put back into the form
-    (resubmitting it would fail again), only its length is reported."""
+    (resubmitting it would fail again), only its length is reported, unless it failed only
+    for being too long for a link (the box, which posts, takes it)."""
     ctx["error"] = page_message(e.error, q)
-    ctx["failed_chars"] = len(q.strip()) if isinstance(q, str) else 0
-    ctx["q"] = None
+    chars = len(q.strip()) if isinstance(q, str) else 0
+    ctx["failed_chars"] = chars
+    # too long for a link but not for the box: put it back, one click posts it
+    ctx["q"] = q if e.status == 413 and chars <= MAX_NOTE_CHARS else None
     ctx["json_url"] = None
     return page(request, "search.html", ctx, status=e.status)
 

@@ -113,13 +113,16 @@ STRONG_CONFIDENCE = 0.2
 
 # -- small labels ------------------------------------------------------------------------------
 
+#: What the matched text is, said plainly: the report's own words are a source; an example
+#: phrasing or keyword is the knowledge base's (written to recognise how clients talk), and
+#: is labelled so that nobody cites it as the report.
 EVIDENCE_KIND_ZH = {
-    "example": "典型说法",
-    "written": "报道与报告中的说法",
-    "title": "痛点标题",
-    "pain": "痛点描述",
-    "approach": "应对思路",
-    "keywords": "关键词与常见叫法",
+    "example": "知识库中的相近说法（非引文）",
+    "written": "知识库中的书面说法（非引文）",
+    "title": "报告原文 · 痛点标题",
+    "pain": "报告原文 · 痛点描述",
+    "approach": "报告原文 · 应对思路",
+    "keywords": "知识库关键词与常见叫法",
     "summary_en": "英文摘要",
 }
 
@@ -139,6 +142,11 @@ def kind_label(kind: str) -> str:
     return EVIDENCE_KIND_ZH.get(kind, kind)
 
 
+def evidence_label(kind: str) -> str:
+    """The label before a result's matched text: "依据" and what kind of text it is."""
+    return f"依据 · {kind_label(kind)}"
+
+
 def percent(x: float) -> str:
     return f"{round(max(0.0, min(1.0, x)) * 100):d}%"
 
@@ -150,6 +158,15 @@ def confidence_level(x: float) -> str:
     if x >= 0.3:
         return "mid"
     return "low"
+
+
+#: Words for the three bands of ``confidence_level``: a reader compares words faster than
+#: percentages, and two results at 90 % and 35 % must not look alike.
+CONFIDENCE_WORDS = {"high": "高度吻合", "mid": "部分吻合", "low": "仅供参考"}
+
+
+def confidence_word(x: float) -> str:
+    return CONFIDENCE_WORDS[confidence_level(x)]
 
 
 def confidence_bar(x: float, width: int = 160, height: int = 10) -> Markup:

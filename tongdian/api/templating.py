@@ -27,6 +27,8 @@ def make_templates(directory: Path) -> Jinja2Templates:
         confidence_level=render.confidence_level,
         percent=render.percent,
         kind_label=render.kind_label,
+        evidence_label=render.evidence_label,
+        confidence_word=render.confidence_word,
         catalog_label=render.catalog_label,
         doc_html=render.doc_html,
         occurring=render.occurring,

@@ -14,7 +14,7 @@ from docx import Document
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
-from tongdian.core.brief import source_line
+from tongdian.core.brief import risk_line, source_line
 
 #: The East Asian font the document names: the face tongdian ships for its PDFs (Noto Sans
 #: CJK SC, also what Debian's fonts-noto-cjk installs). A reader without it gets Word's or
@@ -77,8 +77,9 @@ def brief_docx(b: dict[str, Any]) -> bytes:
         doc.add_heading("相关风险与管控", level=2)
         for rk in p["risks"]:
             para = doc.add_paragraph(style="List Bullet")
-            para.add_run(rk["name"] + "｜").bold = True
-            para.add_run("管控：" + "；".join(rk["controls"]))
+            name, rest = risk_line(rk)
+            para.add_run(name).bold = True
+            para.add_run(rest)
         if p["case"]:
             figs = "；".join(f"{f['label']} {f['value']}" for f in p["case"]["figures"])
             para = doc.add_paragraph()

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from tongdian.core.brief import source_line
+from tongdian.core.brief import risk_line, source_line
 from tongdian.core.errors import UserError
 
 #: The family name the @font-face rule gives the shipped font (its own name is kept off,
@@ -173,7 +173,8 @@ def brief_html(b: dict[str, Any]) -> str:
             h.append(f"<li>{e(a['text'])}{tech}</li>")
         h.append("</ul><h3>相关风险与管控</h3><ul>")
         for rk in p["risks"]:
-            h.append(f"<li><b>{e(rk['name'])}</b>｜管控：{e('；'.join(rk['controls']))}</li>")
+            name, rest = risk_line(rk)
+            h.append(f"<li><b>{e(name)}</b>{e(rest)}</li>")
         h.append("</ul>")
         if p["case"]:
             figs = "；".join(f"{f['label']} {f['value']}" for f in p["case"]["figures"])

@@ -27,12 +27,15 @@ _SENTENCE = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)\s+")
 _JOINT = re.compile(
     r"[，,、]\s*(?=(?:同时|而且|并且|另外|此外|还有|再加上|加上|再者|更糟的是|与此同时|其次|最后|还要|也要|一方面|另一方面|还|也|又|但|可是|可|却|不过|然而|偏偏)"
     r")|(?<=[，,])\s*(?=(?:also|additionally|moreover|meanwhile|on top of that)\b)"
-    r"|[，,]\s*(?=and\s+(?:we|our|the)\b)|\s+(?=(?:also|plus|additionally|meanwhile)\s)",
+    r"|[，,]\s*(?=and\s+(?:we|our|the)\b)",
     re.IGNORECASE,
 )
+# English adverbs ("also", "plus") start a new concern only after a comma or at a sentence
+# start: mid-clause ("approvals also take two weeks") they belong to the clause they are in.
 #: Finer cuts inside a clause: every comma or enumeration mark, and an English " and "/
 #: ", while"/", but" between two clauses (each side is checked for substance afterwards).
-_PIECE = re.compile(r"[，,、：:]\s*|\s+(?:and|while|but|whereas)\s+(?=\w)", re.IGNORECASE)
+_PIECE = re.compile(r"[，,、：:]\s*(?:(?:and|while|but|whereas)\s+(?=\w))?"
+                    r"|\s+(?:and|while|but|whereas)\s+(?=\w)", re.IGNORECASE)
 MIN_CJK_CHARS = 6
 MIN_LATIN_WORDS = 4
 #: Clauses analysed at most. A 20,000-character note splits into ~700 clauses; past this
@@ -67,15 +70,30 @@ def _shadow(text: str) -> str:
     return "".join(out)
 
 
-def _cut(text: str, pattern: re.Pattern[str]) -> list[str]:
-    """Split ``text`` where ``pattern`` matches its shadow; separators are dropped."""
-    shadow = _shadow(text)
-    out, pos = [], 0
+Span = tuple[int, int]
+
+
+def _cut(text: str, pattern: re.Pattern[str], start: int = 0, end: int | None = None) -> list[Span]:
+    """The stretches of ``text[start:end]`` between matches of ``pattern`` on its shadow,
+    as (start, end) offsets into ``text``; separators are dropped."""
+    end = len(text) if end is None else end
+    shadow = _shadow(text[start:end])
+    out, pos = [], start
     for m in pattern.finditer(shadow):
-        out.append(text[pos:m.start()])
-        pos = m.end()
-    out.append(text[pos:])
+        out.append((pos, start + m.start()))
+        pos = start + m.end()
+    out.append((pos, end))
     return out
+
+
+def _trim(text: str, span: Span) -> Span:
+    """``span`` without separators at its edges (empty spans collapse to start == end)."""
+    a, b = span
+    while a < b and text[a] in _EDGE:
+        a += 1
+    while b > a and text[b - 1] in _EDGE:
+        b -= 1
+    return a, b
 
 
 def clean(clause: str) -> str:
@@ -83,17 +101,21 @@ def clean(clause: str) -> str:
     return clause.strip(_EDGE)
 
 
-def _glue(parts: list[str]) -> list[str]:
-    """Glue fragments too short to stand alone onto their neighbour."""
-    merged: list[str] = []
-    for p in parts:
-        if merged and not _substantial(merged[-1]):
-            merged[-1] = f"{merged[-1]}，{p}"
+def _glue(text: str, spans: list[Span]) -> list[Span]:
+    """Glue fragments too short to stand alone onto their neighbour.
+
+    Glued clauses are the original text from the first fragment's start to the last one's
+    end, so the user's own punctuation joins them: nothing is inserted that they did not type.
+    """
+    merged: list[Span] = []
+    for sp in spans:
+        if merged and not _substantial(text[merged[-1][0]:merged[-1][1]]):
+            merged[-1] = (merged[-1][0], sp[1])
         else:
-            merged.append(p)
-    if len(merged) > 1 and not _substantial(merged[-1]):
+            merged.append(sp)
+    if len(merged) > 1 and not _substantial(text[merged[-1][0]:merged[-1][1]]):
         last = merged.pop()
-        merged[-1] = f"{merged[-1]}，{last}"
+        merged[-1] = (merged[-1][0], last[1])
     return merged
 
 
@@ -108,26 +130,21 @@ class Split:
 
 def split_text(text: str, max_segments: int = MAX_SEGMENTS) -> Split:
     """Clauses in order; past ``max_segments`` the rest is cut and the cut reported."""
-    parts: list[str] = []
-    for sentence in _SENTENCE.split(text):
-        for clause in _cut(sentence, _JOINT):
-            clause = clean(clause)
-            if clause:
-                parts.append(clause)
-    merged = _glue(parts)
+    spans: list[Span] = []
+    for sentence in _cut(text, _SENTENCE):
+        for clause in _cut(text, _JOINT, *sentence):
+            a, b = _trim(text, clause)
+            if a < b:
+                spans.append((a, b))
+    merged = _glue(text, spans)
     truncated = len(merged) > max_segments
     if truncated:
         merged = merged[:max_segments]
     if not merged:
         stripped = text.strip()
         return Split([stripped], len(stripped), False)
-    analysed = len(text)
-    if truncated:
-        # where the last kept clause ends in the original text (its first line is verbatim)
-        last = merged[-1].split("，")[-1]
-        at = text.rfind(last)
-        analysed = at + len(last) if at >= 0 else len(text)
-    return Split(merged, analysed, truncated)
+    analysed = merged[-1][1] if truncated else len(text)
+    return Split([text[a:b] for a, b in merged], analysed, truncated)
 
 
 def split_segments(text: str, max_segments: int = MAX_SEGMENTS) -> list[str]:
@@ -141,8 +158,8 @@ def comma_pieces(clause: str) -> list[str]:
     One element when no such cut exists. Pieces too short to stand alone are glued to
     their neighbour, so "网点冷清，成本高，客户少" stays whole.
     """
-    pieces = [p for p in (clean(x) for x in _cut(clause, _PIECE)) if p]
+    pieces = [sp for sp in (_trim(clause, x) for x in _cut(clause, _PIECE)) if sp[0] < sp[1]]
     if len(pieces) < 2:
         return [clause]
-    glued = _glue(pieces)
-    return glued if len(glued) > 1 else [clause]
+    glued = _glue(clause, pieces)
+    return [clause[a:b] for a, b in glued] if len(glued) > 1 else [clause]

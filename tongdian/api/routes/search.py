@@ -40,8 +40,7 @@ async def search_get(
              openapi_extra=body_doc(SearchRequest),
              summary="Rank the pain points a (long) text describes")
 async def search_post(request: Request, engine: EngineDep) -> Response:
-    """Same answer as `GET /api/search`, for texts up to 20,000 characters (whole meeting
-    notes); `segments` says which part of the text evidences which pain point, and which
+    """Same answer as `GET /api/search`, for whole meeting notes (see the limits above); `segments` says which part of the text evidences which pain point, and which
     parts describe no problem (`problem: false`). `truncated` is true if any of it was not
     analysed (`analysed_chars` of `chars`)."""
     body = await parse_body(request, SearchRequest)
