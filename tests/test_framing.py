@@ -37,3 +37,10 @@ def test_a_confident_problem_that_mentions_the_consultants_is_still_a_problem() 
     assert framing_cue(text, confidence=MENTION_OVERRIDE) is None
     # a lead cue marks it whatever the confidence
     assert framing_cue("背景：存款流失严重", confidence=0.99) == "背景"
+
+
+@pytest.mark.parametrize("text", ["这部分内容主要是背景介绍", "但没有展开谈", "王副行长最后总结说，下次再约"])
+def test_asides_about_the_conversation_are_framing(text: str) -> None:
+    assert framing_cue(text) is not None
+    # a passage that names a pain point surely is still a problem, whatever it mentions
+    assert framing_cue(text, confidence=0.95) is None

@@ -61,9 +61,21 @@ MASS_MIN_CONFIDENCE = 0.5
 PIECE_WHOLE_MAX = 0.6
 #: In a long note, a pain point is answered in full once this many characters of passages
 #: name it at least ``MASS_MIN_CONFIDENCE`` confidently (confidence-weighted); below that its
-#: confidence is scaled down in proportion. One stray clause is ~15 characters; a problem
-#: the note really discusses takes a paragraph.
-LONG_NOTE_FULL_CHARS = 80
+#: confidence is scaled down in proportion. One stray clause is ~15 characters; a problem the
+#: note discusses takes a sentence or two. In the two test notes the problems carry 175–592,
+#: strays at most 36, and a problem told in one full sentence (a talent passage) 55: at 80 it
+#: was lost from the results.
+LONG_NOTE_FULL_CHARS = 50
+#: A text this short (characters, spaces aside) or of at most ``KEYWORD_MAX_WORDS`` Latin
+#: words, without sentence punctuation, is a keyword query ("风控", "小微贷款"): the scope model,
+#: fitted on whole statements, turns such a text away, while a search engine would lead to the
+#: topic it names. It is answered when it holds a term of the report's vocabulary.
+KEYWORD_MAX_CHARS = 8
+KEYWORD_MAX_WORDS = 3
+#: What a keyword query's answer says before the pain point it leads to.
+KEYWORD_MESSAGE = "文字较短，按关键词找到的痛点（a short keyword query; describe the problem in a sentence for a surer answer）："
+_SENTENCE_MARKS = re.compile(r"[。！？!?；;，,：:\n]")
+
 #: Answers kept for repeated questions (chat tools ask the same things again soon); ~14 KB each.
 ANSWER_CACHE_SIZE = 128
 
@@ -153,6 +165,7 @@ class Engine:
         self._generic = frozenset(t for t, n in df.items() if n > 0.4 * len(self._entry_tokens))
         self._centroids = self._entry_centroids()
         self._tech_aliases = self._tech_alias_forms(corpus)
+        self._topic_terms = self._vocabulary(corpus)
         self.answers = Answers(corpus)
         # questions about the report (risks, technologies, modes, the case, numbers): ask.py
         self.asker = Asker(corpus, embedder, tok, self.evidence.dense.vectors()[
@@ -351,8 +364,11 @@ class Engine:
         conf: dict[int, float] = {}
         score: dict[int, float] = {}
         via_segment: dict[int, _Scored] = {}  # entries a clause evidences better than the whole
+        # a keyword query: the scope model cannot judge two words, so its pain points are
+        # ranked and shown by their share alone (see KEYWORD_MAX_CHARS)
+        keyword = len(passages) == 0 and whole.p_in < thr and self._is_keyword_query(text)
         for j, e in enumerate(whole.cand.entries):
-            c = float(whole.dist[j] * whole.p_in)
+            c = float(whole.dist[j] * (1.0 if keyword else whole.p_in))
             conf[int(e)] = c
             score[int(e)] = float(whole.scores[j])
         seg_out: list[Segment] = []
@@ -404,7 +420,7 @@ class Engine:
                 conf[e] = weight
                 via_segment[e] = sc
         p_in = max([whole.p_in] + [p.scored.p_in for p in problems])
-        matched = p_in >= thr
+        matched = p_in >= thr or keyword
         ranked = sorted(conf, key=lambda e: (-conf[e], -score.get(e, -1e9)))
         order = ranked[:k]
         # every pain point a passage maps to confidently is answered, however many there are
@@ -423,7 +439,7 @@ class Engine:
                  for t in sorted(self._named_techs(whole.query.text, whole.query.techs))]
         if matched:
             names = "、".join(f"{r.id} {r.title}" for r in results[:1])
-            message = f"最接近的痛点：{names}"
+            message = (KEYWORD_MESSAGE if keyword else "最接近的痛点：") + names
         else:
             message = NO_MATCH_MESSAGE
         return SearchResponse(
@@ -519,6 +535,29 @@ class Engine:
                     keep.add(t)
                     break
         return keep
+
+    @staticmethod
+    def _vocabulary(corpus: Corpus) -> frozenset[str]:
+        """The report's vocabulary, normalised: the finance dictionary, synonym groups, each
+        pain point's keywords and aliases, and the technologies' names (two characters up)."""
+        words = [line.split()[0] for line in corpus.userdict if line.split()]
+        words += [w for g in corpus.synonyms for w in g]
+        words += [w for pp in corpus.painpoints for w in (*pp.keywords, *pp.aliases)]
+        words += [w for t in corpus.technologies.values() for w in (t.name, *t.aliases, t.name_en)]
+        return frozenset(n for n in (normalize(w) for w in words) if len(n) >= 2)
+
+    def _is_keyword_query(self, text: str) -> bool:
+        """A short text without sentence punctuation that holds a term of the vocabulary."""
+        if _SENTENCE_MARKS.search(text):
+            return False
+        norm = normalize(text)
+        latin = re.findall(r"[a-z]+", norm)
+        if latin and len(latin) > KEYWORD_MAX_WORDS:
+            return False
+        if not latin and len(norm.replace(" ", "")) > KEYWORD_MAX_CHARS:
+            return False
+        padded = f" {norm} "
+        return any((f" {t} " in padded) if t.isascii() else (t in norm) for t in self._topic_terms)
 
     def _entry_centroids(self) -> np.ndarray:
         """Mean example vector per pain point, read back from the vector store."""

@@ -32,6 +32,8 @@ _PATTERNS = re.compile(
     r"|(?:下周|下次|下一次|明天|后天|月底前|周[一二三四五六日天]).{0,12}(?:开会|会议|碰头|汇报|再约|再谈|回访)"
     r"|(?:希望|请)(?:咨询)?(?:团队|我们|贵方|顾问).{0,20}(?:准备|提交|提供|出具|整理)"
     r"|咨询团队|咨询项目|项目例会|纪要|会谈中|双方(?:就|还|再|约定|交换|确认|商定)"
+    # asides about the conversation itself: what was only touched on, background, the wrap-up
+    r"|(?:没有|没|未)(?:再)?(?:展开|细谈|深入)|背景介绍|最后总结|总结(?:时|一下)"
     r"|\b(?:we will|we'll) (?:meet|follow up|send|prepare|circulate)\b"
     r"|\b(?:meeting|call) (?:was held|took place|is scheduled)\b",
 )
