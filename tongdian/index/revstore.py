@@ -40,6 +40,10 @@ class RevisionConflict(RevisionStoreError):
     """Another revision was added since the one this edit was based on."""
 
 
+class FeedbackFull(RuntimeError):
+    """A cap on open feedback is reached (for one query, or in all); the message says which."""
+
+
 @dataclass(frozen=True)
 class RevisionRow:
     id: int
@@ -93,8 +97,10 @@ class RevisionStore(Protocol):
     def file(self, rid: int, path: str) -> bytes | None: ...
     def paths_ever(self) -> set[str]: ...
     def mark_published(self, rid: int, info: dict[str, Any]) -> None: ...
+    def set_publish_info(self, rid: int, info: dict[str, Any]) -> None: ...
     def add_feedback(self, query: str, shown: list[str], revision: int | None,
-                     useful: bool | None, correction: str | None, source: str) -> int: ...
+                     useful: bool | None, correction: str | None, source: str,
+                     caps: tuple[int, int] | None = None) -> int: ...
     def feedback(self, status: str | None = None, limit: int = 1000) -> list[FeedbackRow]: ...
     def feedback_item(self, fid: int) -> FeedbackRow | None: ...
     def resolve_feedback(self, ids: list[int], status: str, revision: int | None,
@@ -310,10 +316,31 @@ class SqlRevisionStore:
             cur.execute("UPDATE revisions SET published_at = ?, publish_info = ? WHERE id = ?",
                         (now(), json.dumps(info, ensure_ascii=False), rid))
 
+    def set_publish_info(self, rid: int, info: dict[str, Any]) -> None:
+        """Record how a publish of ``rid`` stands (started, refused, failed, interrupted)
+        without publishing it: a crash mid-publish then leaves a trace saying so."""
+        with self._tx() as cur:
+            cur.execute("UPDATE revisions SET publish_info = ? WHERE id = ? AND published_at IS NULL",
+                        (json.dumps(info, ensure_ascii=False), rid))
+
     # -- feedback ------------------------------------------------------------------------------
     def add_feedback(self, query: str, shown: list[str], revision: int | None,
-                     useful: bool | None, correction: str | None, source: str) -> int:
+                     useful: bool | None, correction: str | None, source: str,
+                     caps: tuple[int, int] | None = None) -> int:
+        """Store one feedback. ``caps``: (open rows per query, open rows in all); past
+        either, ``FeedbackFull`` and nothing stored (checked in the inserting transaction)."""
         with self._tx() as cur:
+            if caps is not None:
+                per_query, in_all = caps
+                row = cur.one("SELECT COUNT(*) FROM feedback WHERE status = 'open'")
+                if row is not None and int(row[0]) >= in_all:
+                    raise FeedbackFull(f"the feedback review queue is full ({in_all} open): "
+                                       "try again after the open feedback is reviewed")
+                row = cur.one("SELECT COUNT(*) FROM feedback WHERE status = 'open' AND query = ?",
+                              (query,))
+                if row is not None and int(row[0]) >= per_query:
+                    raise FeedbackFull(f"this query already has {per_query} open feedback: "
+                                       "thank you, it is waiting for review")
             row = cur.one(
                 "INSERT INTO feedback (created_at, query, shown, revision, useful, correction,"
                 " source, status) VALUES (?,?,?,?,?,?,?,'open') RETURNING id",
