@@ -118,7 +118,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.add_middleware(HeadMiddleware)
     app.add_middleware(MachineAuthMiddleware, keys=keys,
                        origins=mcp_origins(s.mcp_origins, configured_url))
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware, read_seconds=s.body_read_seconds)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

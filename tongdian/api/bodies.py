@@ -106,10 +106,21 @@ async def parse_body(request: Request, model: type[M]) -> M:
                   for err in e.errors()]
         if any(err["type"] == "json_invalid" for err in errors):
             raise ApiError(400, "malformed JSON body", errors) from None
-        where = ", ".join(".".join(err["loc"]) or "body" for err in errors[:3])
-        raise ApiError(422, f"invalid request body: {where}", errors) from None
+        raise ApiError(422, invalid_message(model, errors), errors) from None
     raise ApiError(415, f"unsupported content type {ctype[:60]!r}: send application/json",
                    {"accepted": ["application/json", "application/x-www-form-urlencoded"]})
+
+
+def invalid_message(model: type[BaseModel], errors: list[dict[str, Any]]) -> str:
+    """One sentence a person can act on: which fields are unknown (and which exist), or
+    which fields are wrong and how."""
+    unknown = [".".join(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+    if unknown:
+        fields = ", ".join(model.model_fields)
+        return (f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown[:5])}: "
+                f"this body takes {fields}")
+    where = "; ".join(f"{'.'.join(e['loc']) or 'body'}: {e['msg']}" for e in errors[:3])
+    return f"invalid request body: {where}"
 
 
 def as_json(model: BaseModel) -> Response:

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
         "may call /mcp; the origin of TONGDIAN_PUBLIC_URL is always allowed, and loopback "
         "origins while no API keys are set. A request naming any other Origin is a 403 "
         "(the MCP spec's DNS-rebinding defence); clients that send no Origin are unaffected")
+    body_read_seconds: float = Field(
+        BODY_READ_SECONDS, gt=0, le=600, description="seconds a client may take to send a "
+        "request body; a slower one gets 408 and is disconnected")
     feedback_rate: str = Field(
         FEEDBACK_RATE, description="feedback one client address may send, in the `limits` "
         "library's notation ('10/minute;200/day'). Behind a reverse proxy every client shares "

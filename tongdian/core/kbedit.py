@@ -269,9 +269,16 @@ def put_painpoint(files: Files, pid: str, body: dict[str, Any], create: bool = F
     data["id"] = pid
     data.setdefault("number", int(pid[1:]))
     check_model(PainPoint, data)
+    if current is not None and _meaning(data) == _meaning(current):
+        return dict(files)  # the GET shape sent back as is: nothing to store (a 409 says so)
     out = dict(files)
     out[painpoint_path(pid)] = dump_yaml(_ordered(data))
     return out
+
+
+def _meaning(data: dict[str, Any]) -> dict[str, Any]:
+    """An entry as the corpus reads it: key order and absent-vs-null make no difference."""
+    return {k: v for k, v in data.items() if v is not None}
 
 
 def next_painpoint_id(files: Files, ever: set[str]) -> str:
@@ -343,6 +350,8 @@ def put_list_entry(files: Files, kind: str, eid: str, body: dict[str, Any],
         raise EditError([("id", f"{kind} {eid!r} already exists")], status=409)
     if not create and pos is None:
         raise EntryMissing(f"no {kind} entry {eid!r} in this revision")
+    if pos is not None and _meaning(data) == _meaning(items[pos]):
+        return dict(files)  # sent back as GET showed it: nothing to store (a 409 says so)
     if pos is None:
         items.append(data)
     else:
