@@ -59,6 +59,18 @@ def kb(kb_env: Settings, tiny_engine) -> Iterator[TestClient]:  # type: ignore[n
         yield c
 
 
+@pytest.fixture(scope="module")
+def ro(tiny_corpus: Path, tiny_engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """One app for the tests that write nothing (every refusal, HEAD, links, origins)."""
+    data = tmp_path_factory.mktemp("ro")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TONGDIAN_DB_URL", f"sqlite:///{data / 'kb.sqlite'}")
+        mp.setenv("TONGDIAN_ADMIN_TOKEN", TOKEN)
+        app = create_app(tiny_engine, Settings(corpus=tiny_corpus, data=data))
+    with TestClient(app, **LOCAL) as c:  # type: ignore[arg-type]
+        yield c
+
+
 @pytest.fixture()
 def unlimited(kb_env: Settings, tiny_engine) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     """The rate limit out of the way, to reach the caps behind it."""
@@ -176,39 +188,40 @@ def test_a_thousand_maximal_anonymous_posts_grow_the_database_by_a_small_bound(
 DEEP = b"[" * 10_000 + b"]" * 10_000
 
 
+DEEP_BODIES = [DEEP, b'{"title": ' + DEEP + b"}", b'{"a":' * 5000 + b"1" + b"}" * 5000,
+               b'{"examples": ' + b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1) + b"}"]
+
+
 @pytest.mark.parametrize(("method", "path"), [
     ("PUT", "/api/painpoints/P01"), ("POST", "/api/painpoints"), ("PUT", "/api/risks/credit"),
     ("POST", "/api/technologies"), ("PUT", "/api/technologies/big_data"), ("POST", "/api/cases"),
 ])
-@pytest.mark.parametrize("body", [
-    DEEP, b'{"title": ' + DEEP + b"}", b'{"a":' * 5000 + b"1" + b"}" * 5000,
-    b'{"examples": ' + b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1) + b"}",
-], ids=["array_10k", "field_10k", "objects_5k", "just_over_the_limit"])
-def test_deep_json_in_admin_writes_is_a_400_not_a_500(kb: TestClient, method: str, path: str,
-                                                      body: bytes) -> None:
-    r = kb.request(method, path, content=body, headers={**AUTH, "content-type": "application/json"})
-    assert r.status_code == 400, r.text[:300]
-    assert r.json()["error"] == f"JSON body nested deeper than {MAX_JSON_DEPTH} levels"
-    assert len(r.content) < 500  # no traceback
+def test_deep_json_in_admin_writes_is_a_400_not_a_500(ro: TestClient, method: str, path: str) -> None:
+    for body in DEEP_BODIES:
+        r = ro.request(method, path, content=body,
+                       headers={**AUTH, "content-type": "application/json"})
+        assert r.status_code == 400, r.text[:300]
+        assert r.json()["error"] == f"JSON body nested deeper than {MAX_JSON_DEPTH} levels"
+        assert len(r.content) < 500  # no traceback
 
 
-def test_depth_is_counted_outside_strings(kb: TestClient) -> None:
+def test_depth_is_counted_outside_strings(ro: TestClient) -> None:
     text = "[" * 100 + "网点成本高" + "{" * 100
-    r = kb.post("/api/search", json={"q": text})
+    r = ro.post("/api/search", json={"q": text})
     assert r.status_code == 200, r.text[:200]
 
 
-def test_deep_json_on_every_json_route_is_a_4xx(kb: TestClient) -> None:
+def test_deep_json_on_every_json_route_is_a_4xx(ro: TestClient) -> None:
     headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
     for path in ("/api/search", "/api/chat", "/api/feedback", "/api/brief", "/v1/chat/completions",
                  "/retrieval", "/mcp"):
-        r = kb.post(path, content=DEEP, headers=headers)
+        r = ro.post(path, content=DEEP, headers=headers)
         assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
 
 
-def test_malformed_json_in_admin_writes_is_a_400(kb: TestClient) -> None:
+def test_malformed_json_in_admin_writes_is_a_400(ro: TestClient) -> None:
     for raw in (b"{", b"NaN", b'{"title": "\\ud800"}', b"\xff\xfe", b"   "):
-        r = kb.put("/api/painpoints/P01", content=raw, headers={**AUTH, "content-type": "application/json"})
+        r = ro.put("/api/painpoints/P01", content=raw, headers={**AUTH, "content-type": "application/json"})
         assert r.status_code == 400, (raw, r.status_code, r.text[:200])
 
 
@@ -277,33 +290,33 @@ def test_the_get_shape_round_trips_unchanged_and_every_field_edit_applies(kb: Te
                                   "/api/search?q=" + DEPOSITS, "/search?q=" + DEPOSITS, "/risks",
                                   "/technologies", "/api/risks", "/history", "/openapi.json",
                                   "/static/site.css", "/v1/models", "/docs"])
-def test_head_answers_every_get_route(kb: TestClient, path: str) -> None:
-    get = kb.get(path)
-    head = kb.head(path)
+def test_head_answers_every_get_route(ro: TestClient, path: str) -> None:
+    get = ro.get(path)
+    head = ro.head(path)
     assert head.status_code == get.status_code == 200, (head.status_code, get.status_code)
     assert head.content == b""
     assert head.headers["content-type"] == get.headers["content-type"]
     assert "default-src 'none'" in head.headers["content-security-policy"]
 
 
-def test_head_on_a_post_only_route_is_a_405_naming_the_methods(kb: TestClient) -> None:
-    r = kb.head("/api/chat")
+def test_head_on_a_post_only_route_is_a_405_naming_the_methods(ro: TestClient) -> None:
+    r = ro.head("/api/chat")
     assert r.status_code == 405 and r.headers["allow"] == "POST"
-    assert "HEAD" in kb.put("/api/health").headers["allow"]
+    assert "HEAD" in ro.put("/api/health").headers["allow"]
 
 
-def test_retrieval_speaks_difys_error_format_for_every_error(kb: TestClient) -> None:
+def test_retrieval_speaks_difys_error_format_for_every_error(ro: TestClient) -> None:
     ok = {"knowledge_id": "tongdian", "query": DEPOSITS,
           "retrieval_setting": {"top_k": 2, "score_threshold": 0.0}}
     big = json.dumps({**ok, "query": "x" * MAX_BODY_BYTES}).encode()
     cases = [
-        kb.post("/retrieval", content=big, headers={"content-type": "application/json"}),  # 413
-        kb.post("/retrieval", content=iter([b" " * 1024] * 300),
+        ro.post("/retrieval", content=big, headers={"content-type": "application/json"}),  # 413
+        ro.post("/retrieval", content=iter([b" " * 1024] * 300),
                 headers={"content-type": "application/json"}),  # 413, chunked
-        kb.get("/retrieval"),  # 405
-        kb.head("/retrieval"),  # 405, no body
-        kb.post("/retrieval", content=DEEP, headers={"content-type": "application/json"}),
-        kb.post("/retrieval", json={**ok, "knowledge_id": "x"}),
+        ro.get("/retrieval"),  # 405
+        ro.head("/retrieval"),  # 405, no body
+        ro.post("/retrieval", content=DEEP, headers={"content-type": "application/json"}),
+        ro.post("/retrieval", json={**ok, "knowledge_id": "x"}),
     ]
     assert [r.status_code for r in cases] == [413, 413, 405, 405, 400, 404]
     for r in cases:
@@ -315,25 +328,25 @@ def test_retrieval_speaks_difys_error_format_for_every_error(kb: TestClient) -> 
 EVIL = {"host": "evil.example"}
 
 
-def test_links_never_come_from_the_host_header(kb: TestClient) -> None:
-    chat = kb.post("/api/chat", json={"message": DEPOSITS}, headers=EVIL).json()
+def test_links_never_come_from_the_host_header(ro: TestClient) -> None:
+    chat = ro.post("/api/chat", json={"message": DEPOSITS}, headers=EVIL).json()
     assert chat["url"] == "/p/P02" and "evil" not in chat["reply"]
     assert "/p/P02" in chat["reply"]
-    v1 = kb.post("/v1/chat/completions", headers={**EVIL},
+    v1 = ro.post("/v1/chat/completions", headers={**EVIL},
                  json={"model": "tongdian", "messages": [{"role": "user", "content": DEPOSITS}]})
     assert v1.status_code in (200, 403)  # a foreign Host is not a local call: refused, or relative
-    records = kb.post("/retrieval", json={"knowledge_id": "tongdian", "query": DEPOSITS,
+    records = ro.post("/retrieval", json={"knowledge_id": "tongdian", "query": DEPOSITS,
                                           "retrieval_setting": {"top_k": 2, "score_threshold": 0}})
     assert "evil" not in records.text and "/p/P02" in records.text
-    brief = kb.get("/api/brief", params={"q": DEPOSITS, "format": "md"}, headers=EVIL)
+    brief = ro.get("/api/brief", params={"q": DEPOSITS, "format": "md"}, headers=EVIL)
     assert brief.status_code == 200 and "evil.example" not in brief.text
 
 
-def test_mcp_links_never_come_from_the_host_header(kb: TestClient) -> None:
+def test_mcp_links_never_come_from_the_host_header(ro: TestClient) -> None:
     accept = {"accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18"}
     call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
             "params": {"name": "get_painpoint", "arguments": {"id": "P02"}}}
-    r = kb.post("/mcp", json=call, headers={**accept, "host": "localhost:9999"})
+    r = ro.post("/mcp", json=call, headers={**accept, "host": "localhost:9999"})
     assert r.status_code == 200, r.text
     text = r.json()["result"]["content"][0]["text"]
     assert "localhost:9999" not in text and "/p/P02" in text
@@ -376,9 +389,9 @@ MCP_ACCEPT = {"accept": "application/json, text/event-stream"}
     ("http://evil.example", False), ("https://localhost.evil.example", False), ("null", False),
     ("file://", False),
 ])
-def test_mcp_checks_origin(kb: TestClient, origin: str | None, ok: bool) -> None:
+def test_mcp_checks_origin(ro: TestClient, origin: str | None, ok: bool) -> None:
     headers = {**MCP_ACCEPT, **({"origin": origin} if origin else {})}
-    r = kb.post("/mcp", json=MCP_CALL, headers=headers)
+    r = ro.post("/mcp", json=MCP_CALL, headers=headers)
     assert (r.status_code == 200) is ok, (origin, r.status_code, r.text[:200])
     if not ok:
         assert r.status_code == 403 and "Origin" in r.json()["error"]
