@@ -796,7 +796,9 @@ def test_405_allow_lists_every_method_of_the_resource(client: TestClient, path: 
 def test_head_and_options_are_never_server_errors(client: TestClient, path: str) -> None:
     for method in ("HEAD", "OPTIONS"):
         r = client.request(method, path)
-        assert r.status_code in (200, 405), (method, r.status_code)
+        # HEAD answers as GET would (a 400 for a search without a query); OPTIONS is no route's
+        assert r.status_code < 500 if method == "HEAD" else r.status_code in (200, 405), \
+            (method, r.status_code)
         assert "default-src 'none'" in r.headers["content-security-policy"]
 
 
