@@ -64,6 +64,11 @@ KEEP_ALIVE_SECONDS = 5
 #: Largest incomplete HTTP event uvicorn buffers (request line plus headers), in bytes.
 MAX_HEADER_BYTES = 64 * 1024
 
+#: Stored results (permalinks ``/r/<key>``) kept at most: anyone can post a note, so the
+#: store is capped by count as well as by age; past the cap the oldest go first. A stored
+#: result is at most ~150 KB (a 20,000-character note and its answer): ≤ ~750 MB in all.
+MAX_PERMALINKS = 5000
+
 # -- anonymous writes: feedback --------------------------------------------------------------
 #: Feedback one client (IP address) may store, in the ``limits`` library's notation. The
 #: review page is read by people: ten a minute is more than anyone rates by hand.
