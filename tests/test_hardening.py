@@ -430,3 +430,13 @@ def test_feedback_rows_are_bounded_in_size(db_url: str) -> None:  # noqa: F811
     assert row is not None
     size = len(row.query.encode()) + len(json.dumps(row.shown)) + len(row.correction or "")
     assert size <= 6_300
+
+
+def test_head_refusals_carry_no_body_either(tiny_engine, tiny_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """A refusal made before routing (auth, body cap) answers HEAD without a body too."""
+    with TestClient(create_app(tiny_engine, tiny_settings), client=("10.1.2.3", 1)) as c:
+        for path in ("/v1/models", "/retrieval"):
+            r = c.head(path)
+            assert r.status_code == 403 and r.content == b"", (path, r.status_code, r.content[:80])
+        r = c.head("/api/health", headers={"content-length": str(10 * MAX_BODY_BYTES)})
+        assert r.status_code == 413 and r.content == b""

@@ -115,11 +115,11 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
 
     # outermost last: security headers also cover the body-limit's 413 and auth refusals
-    app.add_middleware(HeadMiddleware)
     app.add_middleware(MachineAuthMiddleware, keys=keys,
                        origins=mcp_origins(s.mcp_origins, configured_url))
     app.add_middleware(BodyLimitMiddleware, read_seconds=s.body_read_seconds)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeadMiddleware)  # outermost: no HEAD answer carries a body, refusals included
     return app
 
 
