@@ -440,3 +440,15 @@ def test_head_refusals_carry_no_body_either(tiny_engine, tiny_settings: Settings
             assert r.status_code == 403 and r.content == b"", (path, r.status_code, r.content[:80])
         r = c.head("/api/health", headers={"content-length": str(10 * MAX_BODY_BYTES)})
         assert r.status_code == 413 and r.content == b""
+
+
+@pytest.mark.parametrize("kind", ["risks", "technologies"])
+def test_list_entries_round_trip_in_their_get_shape(kb: TestClient, kind: str) -> None:
+    entry = kb.get(f"/api/{kind}").json()[kind][0]
+    url = f"/api/{kind}/{entry['id']}"
+    r = kb.put(url, json=entry, headers=AUTH)
+    assert r.status_code == 409 and "nothing changed" in r.json()["error"], r.text
+    r = kb.put(url, json={**entry, "name_en": "Edited name"}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    diff = kb.get(f"/api/revisions/{r.json()['revision']}").json()["files"][0]["diff"]
+    assert "+  name_en: Edited name" in diff and diff.count("\n+") == 2, diff  # that line only
