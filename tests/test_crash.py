@@ -305,3 +305,20 @@ def test_head_on_a_real_server(live: Live) -> None:
         got, _ = _read_until_closed(s, 5)
     head, _, rest = got.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and rest == b"", got[:300]
+
+
+def test_a_build_on_another_host_is_interrupted_only_once_stale(crash_env: tuple[Settings, str]) -> None:
+    """Replicas sharing PostgreSQL: a publish started on another host cannot be checked by
+    pid, so it counts as interrupted only after STALE_PUBLISH_SECONDS."""
+    from tongdian.core.publish import STALE_PUBLISH_SECONDS, recover
+
+    settings, url = crash_env
+    store = open_store(url, Path("/unused"))
+    for rid in (1, 2, 3):
+        store.add_revision(rid - 1 or None, {"a.txt": str(rid).encode()}, "t", "m", "edit")
+    old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - STALE_PUBLISH_SECONDS - 60))
+    store.set_publish_info(2, {"state": "building", "host": "elsewhere", "pid": 1, "started_at": old})
+    store.set_publish_info(3, {"state": "building", "host": "elsewhere", "pid": 1,
+                               "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    assert recover(settings, store) == [2]
+    assert publish_state(store.revision(3)) == "building"  # type: ignore[arg-type]

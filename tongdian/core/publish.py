@@ -21,6 +21,7 @@ folders no published revision needs.
 
 from __future__ import annotations
 
+import calendar
 import logging
 import shutil
 import socket
@@ -84,8 +85,8 @@ def _process_alive(info: dict[str, Any]) -> bool | None:
 def _interrupted(info: dict[str, Any]) -> bool:
     alive = _process_alive(info)
     if alive is None:
-        started = time.mktime(time.strptime(info.get("started_at", now()), "%Y-%m-%dT%H:%M:%SZ"))
-        return time.mktime(time.gmtime()) - started > STALE_PUBLISH_SECONDS
+        started = calendar.timegm(time.strptime(info.get("started_at", now()), "%Y-%m-%dT%H:%M:%SZ"))
+        return time.time() - started > STALE_PUBLISH_SECONDS
     return not alive
 
 

@@ -20,6 +20,7 @@ from ..errors import ApiError
 from ..kbauth import writer
 from ..kbstate import kb_state
 from ..ratelimit import count_write
+from ..schemas import ErrorBody
 from .revisions import (
     READ_ERRORS,
     WRITE_ERRORS,
@@ -34,7 +35,7 @@ router = APIRouter(prefix="/api", tags=["feedback"])
 
 
 @router.post("/feedback", status_code=201,
-             responses={**ERRORS, 429: {**WRITE_ERRORS[401], "description":
+             responses={**ERRORS, 429: {"model": ErrorBody, "description":
                                         "too many writes from this address (Retry-After), or "
                                         "the query's or the review queue's cap is reached"},
                         503: WRITE_ERRORS[503]},
