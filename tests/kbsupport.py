@@ -16,7 +16,7 @@ PG_URL = os.environ.get("TONGDIAN_TEST_PG_URL", "")
 #: The PostgreSQL half needs a server: it runs in the full suite (CI), not the fast tier.
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=[pytest.mark.slow, pytest.mark.skipif(
     not PG_URL, reason="set TONGDIAN_TEST_PG_URL to a PostgreSQL database (.ci/run does)")])]
-TABLES = ("revision_files", "blobs", "revisions", "feedback", "audit")
+TABLES = ("revision_files", "blobs", "revisions", "feedback", "audit", "alembic_version")
 
 
 def reset_pg(url: str) -> None:

@@ -335,11 +335,11 @@ def test_chat_reply(client: TestClient) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["result"]["results"][0]["id"] == "P14"
-    assert body["url"] == "http://testserver/p/P14"
+    assert body["url"] == "/p/P14"  # no TONGDIAN_PUBLIC_URL: relative, never from Host
     reply = body["reply"]
     assert "**P14 运营有形网点成本高效益低**" in reply
     assert "应对思路" in reply and "关键风险" in reply
-    assert "http://testserver/p/P14" in reply
+    assert "详情：/p/P14" in reply and "testserver" not in reply
 
 
 def test_chat_accepts_extra_envelope_fields_and_k(client: TestClient) -> None:
@@ -360,7 +360,7 @@ def test_chat_no_match(client: TestClient) -> None:
     body = client.post("/api/chat", json={"message": NOISE}).json()
     assert body["result"]["matched"] is False
     assert "没有找到足够匹配" in body["reply"]
-    assert body["url"] == "http://testserver/"
+    assert body["url"] == "/"
 
 
 INJECTIONS = [

@@ -61,3 +61,18 @@ def test_purge_removes_only_expired(tmp_path: Path) -> None:
     new = store.save("new", 5, _answer("new"), now=10 * DAY)
     assert store.purge(now=10 * DAY + 1) == 1
     assert not (tmp_path / f"{old}.json").exists() and (tmp_path / f"{new}.json").exists()
+
+
+def test_the_store_is_capped_by_count_oldest_first(tmp_path: Path) -> None:
+    """Anyone can post a note, so stored results rotate instead of filling the disk."""
+    import os
+
+    store = PermalinkStore(tmp_path / "r", 30, max_items=20)
+    keys = []
+    for i in range(45):
+        keys.append(store.save(f"第{i}条会议纪要", 5, _answer("q")))
+        os.utime(tmp_path / "r" / f"{keys[-1]}.json", (1000 + i, 1000 + i))  # written in order
+    assert len(list((tmp_path / "r").glob("*.json"))) <= 22  # trimmed as it goes
+    store.trim()
+    left = sorted(p.stem for p in (tmp_path / "r").glob("*.json"))
+    assert left == sorted(keys[-20:])

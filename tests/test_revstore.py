@@ -109,3 +109,67 @@ def test_kill_9_mid_write_loses_nothing_acknowledged(db_url: str, tmp_path: Path
         con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         con.close()
+
+
+#: The schema as ``CREATE TABLE IF NOT EXISTS`` made it before migrations (SQLite).
+OLD_SCHEMA = [
+    "CREATE TABLE blobs (sha TEXT PRIMARY KEY, body BLOB NOT NULL)",
+    "CREATE TABLE revisions (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, author TEXT NOT NULL,"
+    " message TEXT NOT NULL, action TEXT NOT NULL, parent INTEGER, meta TEXT NOT NULL,"
+    " published_at TEXT, publish_info TEXT)",
+    "CREATE TABLE revision_files (revision INTEGER NOT NULL REFERENCES revisions(id), path TEXT NOT NULL,"
+    " sha TEXT NOT NULL REFERENCES blobs(sha), PRIMARY KEY (revision, path))",
+    "CREATE TABLE feedback (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, query TEXT NOT NULL,"
+    " shown TEXT NOT NULL, revision INTEGER, useful INTEGER, correction TEXT, source TEXT NOT NULL,"
+    " status TEXT NOT NULL, resolved_revision INTEGER, resolved_by TEXT)",
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,"
+    " action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL)",
+]
+
+
+def _latest_migration() -> str:
+    from alembic.script import ScriptDirectory
+
+    from tongdian.index.revstore import package_files
+
+    return str(ScriptDirectory(str(package_files("tongdian.index") / "migrations")).get_current_head())
+
+
+def test_a_database_made_before_migrations_is_stamped_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "kb.sqlite"
+    con = sqlite3.connect(path)
+    for stmt in OLD_SCHEMA:
+        con.execute(stmt)
+    con.execute("INSERT INTO revisions VALUES (1, 't', 'a', 'm', 'import', NULL, '{}', NULL, NULL)")
+    con.execute("INSERT INTO feedback (created_at, query, shown, source, status)"
+                " VALUES ('t', '网点太贵', '[]', 'api', 'open')")
+    con.commit()
+    con.close()
+    s = open_store(f"sqlite:///{path}", tmp_path / "unused")
+    assert s.head() == 1 and [f.query for f in s.feedback()] == ["网点太贵"]
+    assert s.add_feedback("q", [], None, None, None, "api") == 2  # ids go on from the old rows
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(_latest_migration(),)]
+    con.close()
+
+
+def test_opening_migrates_once_to_the_latest_schema(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    import sqlalchemy as sa
+
+    s = open_store(db_url, tmp_path / "unused.sqlite")
+    s.add_revision(None, {"a": b"1"}, "a", "m", "import")
+    again = open_store(db_url, tmp_path / "unused.sqlite")  # a second worker, a restart
+    assert again.head() == 1
+    with s.engine.connect() as con:
+        assert con.scalar(sa.text("SELECT version_num FROM alembic_version")) == _latest_migration()
+        tables = set(sa.inspect(con).get_table_names())
+    assert {"blobs", "revisions", "revision_files", "feedback", "audit"} <= tables
+
+
+def test_an_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(RevisionStoreError, match=r"127\.0\.0\.1"):
+        open_store("postgresql://nobody@127.0.0.1:1/none", tmp_path / "x")
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "kb.sqlite").mkdir()  # a directory where the file should be
+    with pytest.raises(RevisionStoreError):
+        open_store(None, tmp_path / "ro" / "kb.sqlite")

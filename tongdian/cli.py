@@ -300,10 +300,10 @@ def serve(
     eng, revision = _served_engine(settings)  # builds once, here, before any worker starts
     err.print(f"serving on http://{host}:{port} with {workers} worker(s)  (API docs at /docs)")
     if workers == 1:
-        from tongdian.api.app import create_app
+        from tongdian.api.app import UVICORN_OPTIONS, create_app
 
         uvicorn.run(create_app(eng, settings, revision=revision), host=host, port=port,
-                    log_level="warning")
+                    log_level="warning", **UVICORN_OPTIONS)
         return
     # Workers are fresh processes: they open the index the parent just checked, read-only,
     # from the settings passed through the environment.
@@ -312,8 +312,10 @@ def serve(
         settings = settings.model_copy(
             update={"embed_threads": max(1, (os.cpu_count() or 1) // workers)})
     os.environ.update(settings_env(settings))
+    from tongdian.api.app import UVICORN_OPTIONS
+
     uvicorn.run("tongdian.api.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="warning")
+                workers=workers, log_level="warning", **UVICORN_OPTIONS)
 
 
 @app.command()

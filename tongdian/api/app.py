@@ -11,29 +11,41 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 from tongdian.core.catalog import Catalog
-from tongdian.core.config import Settings
+from tongdian.core.config import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, Settings
 from tongdian.core.engine import Engine
 from tongdian.core.permalinks import PermalinkStore
 
 from . import kbpages, pages
-from .auth import MCP_PATH, MachineAuthMiddleware
+from .auth import MCP_PATH, MachineAuthMiddleware, mcp_origins
 from .handlers import install_error_handlers
-from .kbauth import edit_body_limit
 from .kbstate import Live, install_kb
 from .limits import LIMITS
 from .mcp_server import StatelessMCPEndpoint, build_mcp_server
-from .middleware import MAX_BODY_BYTES, BodyLimitMiddleware, SecurityHeadersMiddleware
+from .middleware import (
+    MAX_BODY_BYTES,
+    BodyLimitMiddleware,
+    HeadMiddleware,
+    SecurityHeadersMiddleware,
+)
+from .ratelimit import install_limiter
 from .routes import ROUTERS
 from .routes.brief import install_briefs
 from .templating import make_templates
 
-__all__ = ["MAX_BODY_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "UVICORN_OPTIONS", "create_app"]
+
+#: What ``tongdian serve`` passes to uvicorn: idle keep-alive connections close after
+#: ``KEEP_ALIVE_SECONDS``, and a request line plus headers may buffer ``MAX_HEADER_BYTES``
+#: (the body's deadline is ``BodyLimitMiddleware``'s: uvicorn has none).
+UVICORN_OPTIONS: dict[str, Any] = {"timeout_keep_alive": KEEP_ALIVE_SECONDS,
+                                   "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
 
 
 def create_app(engine: Engine, settings: Settings | None = None,
@@ -94,6 +106,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
     kb = install_kb(app, settings or s.model_copy(update={"data": engine.index.path.parents[2]}),
                     revision, live)
     install_error_handlers(app)
+    install_limiter(app, s.feedback_rate, s.rate_limit_storage)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(pages.router)
@@ -105,9 +118,11 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
 
     # outermost last: security headers also cover the body-limit's 413 and auth refusals
-    app.add_middleware(MachineAuthMiddleware, keys=keys)
-    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES, limit_for=edit_body_limit)
+    app.add_middleware(MachineAuthMiddleware, keys=keys,
+                       origins=mcp_origins(s.mcp_origins, configured_url))
+    app.add_middleware(BodyLimitMiddleware, read_seconds=s.body_read_seconds)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeadMiddleware)  # outermost: no HEAD answer carries a body, refusals included
     return app
 
 

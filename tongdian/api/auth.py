@@ -9,6 +9,12 @@ proxy (a reverse proxy on the same host makes every client look like 127.0.0.1; 
 ``Host`` and ``X-Forwarded-*`` checks are what stop it from opening the routes to the
 world, and they also stop a DNS-rebinding page in a local browser).
 
+``/mcp`` also checks ``Origin``, as the MCP spec's transport security asks of every
+streamable-HTTP server: a browser page may only call it from an allowed origin (the public
+URL's, ``TONGDIAN_MCP_ORIGINS``, or a loopback page while the routes are loopback-only);
+any other ``Origin`` is a 403. Clients that are not browsers send no ``Origin`` and are
+judged by the rules above alone.
+
 One pure-ASGI middleware rather than a FastAPI dependency, because ``/mcp`` is a mounted
 ASGI app that dependencies never see, and one rule in one place is easier to audit.
 """
@@ -19,6 +25,7 @@ import hmac
 import ipaddress
 import json
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from .middleware import ASGIApp, Receive, Scope, Send
 
@@ -93,6 +100,29 @@ def key_matches(token: str, keys: Iterable[str]) -> bool:
     return ok
 
 
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower-cased (how browsers send ``Origin``)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def mcp_origins(configured: Iterable[str], public_url: str | None) -> frozenset[str]:
+    """The browser origins allowed to call ``/mcp``: the configured ones and the public URL's."""
+    out = {o for o in (origin_of(c) for c in configured) if o}
+    if public_url and (o := origin_of(public_url)):
+        out.add(o)
+    return frozenset(out)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers") or []:
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
 class MachineAuthMiddleware:
     """Bearer keys on the machine routes when configured, loopback-only otherwise.
 
@@ -102,9 +132,11 @@ class MachineAuthMiddleware:
     a missing or wrong key (what OpenAI and MCP clients expect) and 403 for "not from here".
     """
 
-    def __init__(self, app: ASGIApp, keys: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, keys: frozenset[str],
+                 origins: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.keys = keys
+        self.origins = origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not is_machine_path(str(scope.get("path", ""))):
@@ -122,7 +154,12 @@ class MachineAuthMiddleware:
 
     def refusal(self, scope: Scope) -> tuple[int, dict[str, object], list[tuple[bytes, bytes]]] | None:
         """None to let the request through, else (status, JSON body, extra headers)."""
-        dify = str(scope.get("path", "")).startswith(DIFY_PATH)
+        path = str(scope.get("path", ""))
+        dify = path.startswith(DIFY_PATH)
+        if path == MCP_PATH and not self.origin_allowed(scope):
+            return 403, {"error": "this Origin may not call /mcp (DNS-rebinding protection): "
+                                  "add it to TONGDIAN_MCP_ORIGINS to allow a web client there",
+                         "detail": {"origin": (_header(scope, b"origin") or "")[:200]}}, []
         if not self.keys:
             if local_call(scope):
                 return None
@@ -150,3 +187,18 @@ class MachineAuthMiddleware:
             return 401, {"error": "malformed Authorization header: expected 'Bearer <key>'",
                          "detail": None}, challenge
         return 401, {"error": "invalid API key", "detail": None}, challenge
+
+    def origin_allowed(self, scope: Scope) -> bool:
+        """No ``Origin`` (not a browser), an allowed one, or a loopback page calling a
+        loopback-only server from this machine."""
+        raw = _header(scope, b"origin")
+        if raw is None:
+            return True
+        origin = origin_of(raw)
+        if origin is None:  # "null" (a sandboxed page, a file://) or garbage
+            return False
+        if origin in self.origins:
+            return True
+        host = urlsplit(origin).hostname or ""
+        return not self.keys and (host in _LOOPBACK_HOSTS or is_loopback_ip(host)) \
+            and local_call(scope)

@@ -33,9 +33,15 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
 def base_url(request: Request) -> str:
-    """Where links in chat replies point: the configured public URL, else this request's."""
+    """Where links in replies and briefs point: the configured public URL (``TONGDIAN_PUBLIC_URL``),
+    else nothing, so links are relative paths (``/p/P14``).
+
+    Never the request's ``Host`` header: a client (or a proxy that passes it on) chooses that
+    freely, and a reply that a bot posts or a brief that is forwarded would then carry links to
+    whatever host the caller named (``Host: evil.example`` → ``http://evil.example/p/P14``).
+    """
     configured: str = request.app.state.public_url
-    return configured or str(request.base_url).rstrip("/")
+    return configured
 
 
 #: Searches running at once in one server process (the rest wait their turn).

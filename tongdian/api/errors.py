@@ -15,11 +15,13 @@ from tongdian.core.config import MAX_QUERY_CHARS
 class ApiError(Exception):
     """A user-facing error: ``status`` and a message safe to show (it is escaped on pages)."""
 
-    def __init__(self, status: int, error: str, detail: Any = None) -> None:
+    def __init__(self, status: int, error: str, detail: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.detail = detail
+        self.headers = headers or {}  # e.g. Retry-After on a 429
 
 
 def not_found(what: str) -> ApiError:

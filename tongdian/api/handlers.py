@@ -69,14 +69,17 @@ def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
-ZH_STATUS = {400: "请求有误", 404: "页面不存在", 405: "不支持的请求方法", 413: "内容太长",
-             415: "不支持的内容类型", 422: "参数有误", 500: "服务器内部错误"}
+ZH_STATUS = {400: "请求有误", 404: "页面不存在", 405: "不支持的请求方法", 408: "请求超时",
+             413: "内容太长", 415: "不支持的内容类型", 422: "参数有误", 429: "请求太频繁",
+             500: "服务器内部错误"}
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
-        return error_response(request, exc.status, exc.error, exc.detail)
+        resp = error_response(request, exc.status, exc.error, exc.detail)
+        resp.headers.update(exc.headers)
+        return resp
 
     @app.exception_handler(DifyError)
     async def _dify_error(request: Request, exc: DifyError) -> Response:
@@ -154,4 +157,6 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
                 if not isinstance(route, Mount) or method == "GET":
                     allowed.append(method)
                 break
+    if "GET" in allowed:  # HeadMiddleware answers HEAD as GET without the body
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
     return allowed

@@ -118,19 +118,3 @@ def set_session(response: Response, request: Request, name: str) -> None:
 
 def clear_session(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/")
-
-
-#: A knowledge-base edit may be a whole pain point with hundreds of example statements; as a
-#: url-encoded form each Chinese character takes nine bytes (the largest shipped entry is
-#: 21 KB of YAML, 50 KB as a form), so edits get more room than the 64 KB a search needs.
-EDIT_BODY_BYTES = 1024 * 1024
-_EDIT_PREFIXES = ("/api/painpoints", "/api/cases", "/api/technologies", "/api/risks/",
-                  "/admin/p/")
-
-
-def edit_body_limit(scope: dict) -> int | None:  # type: ignore[type-arg]
-    """The body limit of an edit (PUT/POST of an entry), None for every other request."""
-    path = str(scope.get("path", ""))
-    if scope.get("method") in ("PUT", "POST") and path.startswith(_EDIT_PREFIXES):
-        return EDIT_BODY_BYTES
-    return None

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import anyio.to_thread
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from tongdian.core import feedback as fb
 from tongdian.core import kbedit
@@ -23,10 +24,15 @@ from .auth import key_matches
 from .errors import ApiError
 from .kbstate import MAX_OFFSET, kb_state
 from .pages import page
+from .routes.feedback import store_feedback
 from .routes.revisions import FeedbackId, RevisionId, kb_errors
 
 router = APIRouter(include_in_schema=False)
 
+#: How the history names a publish that did not end in "published".
+PUBLISH_STATES = {"building": "发布中", "refused": "草稿（质量门拒绝发布）",
+                  "failed": "草稿（发布出错，可重新发布）",
+                  "interrupted": "草稿（发布中断：进程停止，可重新发布）"}
 #: Longest text area accepted from a form (a pain point with 100 examples is ~10 KB).
 FORM_MAX = 60_000
 
@@ -34,7 +40,7 @@ FORM_MAX = 60_000
 def _ctx(request: Request, **kw: Any) -> dict[str, Any]:
     token = kbauth.admin_token(request)
     s = kbauth.session(request)
-    return {"nav": "history", "signed_in": s.name if s else None,
+    return {"nav": "history", "signed_in": s.name if s else None, "publish_states": PUBLISH_STATES,
             "csrf": kbauth.csrf_token(token, s) if (token and s) else "",
             "writes_enabled": bool(token), **kw}
 
@@ -84,7 +90,12 @@ async def login(request: Request, name: Annotated[str, Form(max_length=60)] = ""
 
 
 @router.post("/admin/logout")
-async def logout() -> Response:
+async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """Sign out: with the session's CSRF token, like every other form that changes state (a
+    page elsewhere must not be able to sign a consultant out mid-edit). Without a session
+    there is nothing to end: straight back to the history."""
+    if kbauth.session(request) is not None:
+        _form_writer(request, csrf)  # 401 without the form's token
     resp = RedirectResponse("/history", 303)
     kbauth.clear_session(resp)
     return resp
@@ -244,12 +255,11 @@ async def send_feedback(request: Request) -> Response:
     form["source"] = "page"
     try:
         body = fb.FeedbackIn.model_validate(form)
-    except ValueError as e:
-        raise ApiError(422, f"invalid feedback: {str(e).splitlines()[-1][:200]}") from None
-    st = kb_state(request)
-    store = (await _run(lambda: st.kb)).store
-    await _run(store.add_feedback, body.query.strip(), body.shown, body.revision or st.revision,
-               body.useful, body.correction, "page")
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "form"
+        raise ApiError(422, f"invalid feedback: {where}: {first['msg'][:200]}") from None
+    await store_feedback(request, body)
     return page(request, "kb_thanks.html", _ctx(request, q=None, query=body.query,
                                                  back="/search?" + urlencode({"q": body.query})),
                 status=201)

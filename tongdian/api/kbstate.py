@@ -22,7 +22,7 @@ from tongdian.core.catalog import Catalog
 from tongdian.core.config import Settings
 from tongdian.core.engine import Engine
 from tongdian.core.kb import KBSettings, KnowledgeBase
-from tongdian.core.publish import Publisher, build_revision_engine
+from tongdian.core.publish import Publisher, build_revision_engine, recover
 from tongdian.index.revstore import RevisionConflict, RevisionStoreError
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class KBState:
             if self._kb is None:
                 engine: Engine = self.app.state.engine
                 kb = KnowledgeBase.open(self.settings, self.kbs, source=engine.corpus.root)
+                recover(self.settings, kb.store)  # a publish a crash cut short says so
                 head = kb.store.head()
                 if head is None:
                     self.revision = kb.ensure_initial()  # the served corpus, published

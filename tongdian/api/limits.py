@@ -1,15 +1,12 @@
 """The request limits, said once: OpenAPI's description and its 413 answers, the error
 messages and the README all quote these sentences, so no two places can disagree.
 
-The numbers live where they are enforced (``core.config`` for characters and k,
-``middleware`` for bytes); this module only words them.
+The numbers live in ``core.config``; this module only words them.
 """
 
 from __future__ import annotations
 
-from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
-
-from .middleware import MAX_BODY_BYTES
+from tongdian.core.config import MAX_BODY_BYTES, MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
 
 #: One sentence for the API description.
 LIMITS = (f"A query in a URL (GET) is limited to {MAX_QUERY_CHARS:,} characters; a text in a "

@@ -89,8 +89,9 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 def build_mcp_server(engine: Engine, catalog: Catalog, base_url: str | None = None) -> MCPServer:
     """The server. Links in answers point at ``base_url`` (the configured public URL) when
-    given; otherwise, over HTTP, at the host the client called (as ``/api/chat`` does), and
-    over stdio at ``DEFAULT_BASE_URL``."""
+    given; otherwise, over HTTP, they are relative paths (as ``/api/chat``'s: never built
+    from the ``Host`` header a client chose), and over stdio they point at
+    ``DEFAULT_BASE_URL``."""
     fixed = base_url.rstrip("/") if base_url else None
     base = fixed or DEFAULT_BASE_URL
 
@@ -101,8 +102,7 @@ def build_mcp_server(engine: Engine, catalog: Catalog, base_url: str | None = No
             headers = ctx.headers if ctx is not None else None
         except (RuntimeError, AttributeError):  # no request: an in-process call
             headers = None
-        host = (headers or {}).get("host")
-        return f"http://{host}" if host else DEFAULT_BASE_URL
+        return "" if headers else DEFAULT_BASE_URL
     server: MCPServer = MCPServer(
         name="tongdian", title="痛点 tongdian", version="0.1.0", instructions=INSTRUCTIONS,
         log_level="WARNING",

@@ -44,6 +44,43 @@ MAX_QUERY_CHARS = 2000
 MAX_NOTE_CHARS = 20000
 MAX_K = 20
 
+# -- what one request may cost: every limit of the HTTP layer, in one place ------------------
+#: Largest request body. A maximal note (20,000 CJK characters) is ~120 KB as \\u-escaped
+#: JSON and ~180 KB as a percent-encoded form; 256 KB holds either and no more.
+MAX_BODY_BYTES = 256 * 1024
+#: Largest body of a knowledge-base edit (PUT/POST of an entry, the edit form): a whole pain
+#: point with hundreds of examples; as a url-encoded form each Chinese character takes nine
+#: bytes (the largest shipped entry is 21 KB of YAML, 50 KB as a form).
+EDIT_BODY_BYTES = 1024 * 1024
+#: Deepest JSON nesting a body may have. The deepest real body (a pain point in the GET
+#: shape) nests 4 levels; the parser (jiter, compiled) refuses past 200 without recursing in
+#: Python, and this bound refuses a deep body with a clear 400 before it reaches any model.
+MAX_JSON_DEPTH = 16
+#: Seconds a client may take to send its whole body once the headers are in: a slow or
+#: stalled upload gets 408 and its connection closed instead of holding a worker.
+BODY_READ_SECONDS = 20.0
+#: Seconds an idle keep-alive connection stays open (uvicorn's ``timeout_keep_alive``).
+KEEP_ALIVE_SECONDS = 5
+#: Largest incomplete HTTP event uvicorn buffers (request line plus headers), in bytes.
+MAX_HEADER_BYTES = 64 * 1024
+
+#: Stored results (permalinks ``/r/<key>``) kept at most: anyone can post a note, so the
+#: store is capped by count as well as by age; past the cap the oldest go first. A stored
+#: result is at most ~150 KB (a 20,000-character note and its answer): ≤ ~750 MB in all.
+MAX_PERMALINKS = 5000
+
+# -- anonymous writes: feedback --------------------------------------------------------------
+#: Feedback one client (IP address) may store, in the ``limits`` library's notation. The
+#: review page is read by people: ten a minute is more than anyone rates by hand.
+FEEDBACK_RATE = "10/minute;200/day"
+#: Open (unreviewed) feedback kept for one query; more is a 429 until someone reviews it.
+FEEDBACK_PER_QUERY = 20
+#: Open feedback kept in all; more is a 429 ("the review queue is full"). With each row at
+#: most ~6.3 KB (a 2,000-character query, 20 ids), the feedback table stays under ~65 MB.
+MAX_OPEN_FEEDBACK = 10_000
+#: Ids listed in ``shown`` (an answer shows at most ``MAX_K`` pain points).
+FEEDBACK_SHOWN_MAX = MAX_K
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TONGDIAN_")
@@ -103,7 +140,25 @@ class Settings(BaseSettings):
         None, description="a file of further keys, one a line ('#' starts a comment): keys "
         "kept out of the environment and of process listings")
 
-    @field_validator("api_keys", mode="before")
+    mcp_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated browser origins (https://chat.example.com) whose pages "
+        "may call /mcp; the origin of TONGDIAN_PUBLIC_URL is always allowed, and loopback "
+        "origins while no API keys are set. A request naming any other Origin is a 403 "
+        "(the MCP spec's DNS-rebinding defence); clients that send no Origin are unaffected")
+    body_read_seconds: float = Field(
+        BODY_READ_SECONDS, gt=0, le=600, description="seconds a client may take to send a "
+        "request body; a slower one gets 408 and is disconnected")
+    feedback_rate: str = Field(
+        FEEDBACK_RATE, description="feedback one client address may send, in the `limits` "
+        "library's notation ('10/minute;200/day'). Behind a reverse proxy every client shares "
+        "the proxy's address: raise it there, or rate-limit at the proxy")
+    rate_limit_storage: str = Field(
+        "memory://", description="where the rate-limit counters live (the `limits` library's "
+        "storage URI): memory:// counts per process; redis://host:6379 shares them between "
+        "workers and replicas")
+
+    @field_validator("api_keys", "mcp_origins", mode="before")
     @classmethod
     def _split_keys(cls, v: Any) -> Any:
         """``TONGDIAN_API_KEYS=a,b`` is how operators write a list in an environment variable

@@ -14,14 +14,19 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tongdian.core.config import MAX_QUERY_CHARS
+from tongdian.core.config import (
+    FEEDBACK_PER_QUERY,
+    FEEDBACK_SHOWN_MAX,
+    MAX_OPEN_FEEDBACK,
+    MAX_QUERY_CHARS,
+)
 from tongdian.core.kb import KnowledgeBase
 from tongdian.core.kbedit import EditError, EntryMissing
-from tongdian.index.revstore import FeedbackRow
+from tongdian.index.revstore import FeedbackRow, RevisionStore
 
 NOT_A_PAINPOINT = "none"
 _PID = re.compile(r"^p(\d{1,3})$", re.IGNORECASE)
@@ -48,13 +53,22 @@ def normalise_correction(raw: str | None) -> str | None:
 
 
 class FeedbackIn(BaseModel):
-    """``POST /api/feedback``: any client (page, API, chat, MCP) rates an answer it showed."""
+    """``POST /api/feedback``: any client (page, API, chat, MCP) rates an answer it showed.
+
+    Anyone may send it, so every field is bounded and checked: unknown fields are refused
+    (a misspelt field must not be dropped silently, and no field can smuggle in storage),
+    ``shown`` holds pain-point ids only, and ``record`` checks them, the correction and the
+    revision against the knowledge base before anything is stored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    shown: list[str] = Field(default_factory=list, max_length=20,
-                             description="ids of the answer shown, best first")
+    shown: list[Annotated[str, Field(pattern=r"^P\d{2,3}$")]] = Field(
+        default_factory=list, max_length=FEEDBACK_SHOWN_MAX,
+        description="ids of the answer shown, best first (P01…)")
     revision: int | None = Field(None, ge=1, le=2**62, description="the revision that answered "
-                                 "(default: the one this server serves)")
+                                 "(default: the one this server serves); must exist")
     useful: bool | None = Field(None, description="was the answer useful?")
     correction: str | None = Field(None, max_length=40,
                                    description="'P07' (should be this pain point) or 'none' "
@@ -70,7 +84,9 @@ class FeedbackIn(BaseModel):
     @classmethod
     def _shown(cls, v: object) -> object:
         if isinstance(v, str):  # a form sends "P14,P03"
-            return [x.strip().upper() for x in v.split(",") if x.strip()]
+            v = [x for x in v.split(",") if x.strip()]
+        if isinstance(v, list):
+            return [x.strip().upper() if isinstance(x, str) else x for x in v]
         return v
 
     @field_validator("useful", mode="before")
@@ -79,6 +95,37 @@ class FeedbackIn(BaseModel):
         if v == "":
             return None
         return v
+
+
+def record(store: RevisionStore, body: FeedbackIn, served: int | None, known: set[str]) -> int:
+    """Store one feedback after checking it against what exists; its id.
+
+    ``known``: the pain-point ids of the served corpus. Unknown ids, a correction naming no
+    pain point, or a revision that was never made are a 422 (``EditError``); a query with
+    ``FEEDBACK_PER_QUERY`` open feedback already, or a full review queue, is ``FeedbackFull``
+    (a 429: nothing more is stored until someone reviews).
+    """
+    problems: list[tuple[str, str]] = []
+    unknown = [x for x in body.shown if x not in known]
+    if unknown:
+        problems.append(("shown", f"not pain points of this knowledge base: "
+                                  f"{', '.join(unknown[:5])}"))
+    if len(set(body.shown)) != len(body.shown):
+        problems.append(("shown", "an id is listed twice"))
+    if body.correction not in (None, NOT_A_PAINPOINT) and body.correction not in known:
+        problems.append(("correction", f"{body.correction} is no pain point of this knowledge "
+                                       "base: send one of its ids, or 'none'"))
+    revision = body.revision or served
+    head = store.head()
+    if body.revision is not None and (head is None or body.revision > head):
+        problems.append(("revision", f"there is no revision {body.revision} "
+                                     f"(the latest is {head})"))
+    if problems:
+        raise EditError(problems)
+    return store.add_feedback(body.query.strip(), body.shown, revision, body.useful,
+                              body.correction, body.source,
+                              caps=(FEEDBACK_PER_QUERY, MAX_OPEN_FEEDBACK))
+
 
 
 @dataclass

@@ -170,7 +170,7 @@ def painpoint_from_api(body: dict[str, Any], current: dict[str, Any] | None,
         out["approaches"] = cur["approaches"]
     consumed.add("approaches")
     reasons = {r.get("id"): r.get("reason") for r in cur.get("risks", []) if isinstance(r, dict)}
-    risks = body.get("risks_detail", body.get("risks"))
+    risks = _risks_edit(body, cur)
     if risks is None:
         if "risks" in cur:
             out["risks"] = cur["risks"]
@@ -190,6 +190,38 @@ def painpoint_from_api(body: dict[str, Any], current: dict[str, Any] | None,
         if key not in consumed:
             out[key] = value
     return out
+
+
+def _risk_ids(value: Any) -> list[Any] | None:
+    """The ids of a ``risks`` or ``risks_detail`` value (None if it is not a list)."""
+    if not isinstance(value, list):
+        return None
+    return [r.get("id") if isinstance(r, dict) else r for r in value]
+
+
+def _risks_edit(body: dict[str, Any], cur: dict[str, Any]) -> Any:
+    """Which of the GET shape's two risk lists the body edits.
+
+    ``risks`` (id and names) and ``risks_detail`` (the same ids with reasons) both come back
+    from GET, so a body may carry both. Either may be edited: the one whose ids differ from
+    the stored entry's is the edit (a changed ``risks`` used to be dropped silently because
+    ``risks_detail`` took precedence); with the same ids in both, ``risks_detail`` wins (it
+    carries the reasons). Both changed, to different lists, is a 422: say which you mean.
+    """
+    if "risks_detail" not in body:
+        return body.get("risks")
+    if "risks" not in body:
+        return body["risks_detail"]
+    plain, detail = _risk_ids(body["risks"]), _risk_ids(body["risks_detail"])
+    if plain == detail or plain is None:
+        return body["risks_detail"]
+    stored = _risk_ids(cur.get("risks", []))
+    if detail == stored:
+        return body["risks"]  # only risks was edited: reasons come from the stored entry
+    if plain == stored:
+        return body["risks_detail"]
+    raise EditError([("risks", "risks and risks_detail name different risks: edit one of "
+                               "them (risks_detail carries the reasons) or send only one")])
 
 
 def _approach(a: Any) -> Any:
@@ -237,9 +269,16 @@ def put_painpoint(files: Files, pid: str, body: dict[str, Any], create: bool = F
     data["id"] = pid
     data.setdefault("number", int(pid[1:]))
     check_model(PainPoint, data)
+    if current is not None and _meaning(data) == _meaning(current):
+        return dict(files)  # the GET shape sent back as is: nothing to store (a 409 says so)
     out = dict(files)
     out[painpoint_path(pid)] = dump_yaml(_ordered(data))
     return out
+
+
+def _meaning(data: dict[str, Any]) -> dict[str, Any]:
+    """An entry as the corpus reads it: key order and absent-vs-null make no difference."""
+    return {k: v for k, v in data.items() if v is not None}
 
 
 def next_painpoint_id(files: Files, ever: set[str]) -> str:
@@ -311,6 +350,8 @@ def put_list_entry(files: Files, kind: str, eid: str, body: dict[str, Any],
         raise EditError([("id", f"{kind} {eid!r} already exists")], status=409)
     if not create and pos is None:
         raise EntryMissing(f"no {kind} entry {eid!r} in this revision")
+    if pos is not None and _meaning(data) == _meaning(items[pos]):
+        return dict(files)  # sent back as GET showed it: nothing to store (a 409 says so)
     if pos is None:
         items.append(data)
     else:

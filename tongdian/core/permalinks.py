@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from tongdian.core.config import MAX_PERMALINKS
 from tongdian.core.errors import NotFound
 from tongdian.core.models import SearchResponse
 
@@ -50,9 +51,12 @@ def result_key(q: str, k: int) -> str:
 class PermalinkStore:
     """Results stored as ``<dir>/<key>.json``, kept ``retention_days``."""
 
-    def __init__(self, directory: Path, retention_days: float) -> None:
+    def __init__(self, directory: Path, retention_days: float,
+                 max_items: int = MAX_PERMALINKS) -> None:
         self.directory = Path(directory)
         self.retention = retention_days * DAY
+        self.max_items = max_items
+        self._saves = 0
 
     def save(self, q: str, k: int, response: SearchResponse, now: float | None = None) -> str:
         key = result_key(q, k)
@@ -69,7 +73,19 @@ class PermalinkStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._saves += 1
+        if self._saves % max(1, self.max_items // 10) == 0:  # a directory scan now and then
+            self.trim()
         return key
+
+    def trim(self) -> int:
+        """Keep at most ``max_items`` results, dropping the least recently written; returns
+        how many went. Anonymous posts can then never fill the disk, only rotate the store."""
+        paths = sorted(self.directory.glob("*.json"), key=_mtime)
+        extra = paths[: max(0, len(paths) - self.max_items)]
+        for path in extra:
+            path.unlink(missing_ok=True)
+        return len(extra)
 
     def load(self, key: str, now: float | None = None) -> Stored:
         """The stored result, or ``NotFound`` (unknown, malformed or expired key)."""
@@ -98,3 +114,10 @@ class PermalinkStore:
                 path.unlink(missing_ok=True)
                 gone += 1
         return gone
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile
+        return 0.0

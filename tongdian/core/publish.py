@@ -9,12 +9,22 @@ swapped: searches running meanwhile finish on the old engine, which stays whole 
 (its files stay open even when an older directory is pruned).
 
 A restart serves the latest published revision (``open_served_engine``).
+
+A publish says how it stands in the revision's ``publish_info`` before it builds anything
+(``state: building`` with the publishing process's pid), and ends as ``published``,
+``refused`` (the gate) or ``failed`` (an error, with its message). A process killed mid-way
+(kill -9, a power cut, the OOM killer) cannot write its ending, so ``recover`` — run at every
+start — finds ``building`` publishes whose process is gone, marks them ``interrupted`` (the
+history and ``/api/revisions`` say so, and publishing again retries), and removes the build
+folders no published revision needs.
 """
 
 from __future__ import annotations
 
+import calendar
 import logging
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 from tongdian.core.build import ensure_index
 from tongdian.core.config import Settings
@@ -32,12 +43,86 @@ from tongdian.core.gate import GateReport, run_gate
 from tongdian.core.kb import KBSettings, KnowledgeBase, kb_exists
 from tongdian.core.kbedit import EditError, write_dir
 from tongdian.index.embedders import Embedder, ReuseEmbedder, make_embedder
+from tongdian.index.revstore import RevisionRow, RevisionStore, now
 from tongdian.index.store import Store, slug
 
 log = logging.getLogger(__name__)
 
 #: Revision directories kept besides the served one (the previous one, for a quick rollback).
 KEEP_REVISION_DIRS = 2
+#: A publish still "building" after this long is taken as interrupted even when its process
+#: cannot be checked (it ran on another host sharing the PostgreSQL database).
+STALE_PUBLISH_SECONDS = 3600.0
+#: Publish states as the history and the API show them.
+PUBLISHED, BUILDING, REFUSED, FAILED, INTERRUPTED = (
+    "published", "building", "refused", "failed", "interrupted")
+
+
+def publish_state(row: RevisionRow) -> str | None:
+    """How the revision's last publish stands; None if nobody tried to publish it."""
+    if row.published_at:
+        return PUBLISHED
+    return (row.publish_info or {}).get("state")
+
+
+def _this_process() -> dict[str, Any]:
+    proc = psutil.Process()
+    return {"host": socket.gethostname(), "pid": proc.pid, "pid_started": proc.create_time()}
+
+
+def _process_alive(info: dict[str, Any]) -> bool | None:
+    """Is the process that started this publish still running? None: cannot tell (another host)."""
+    if info.get("host") != socket.gethostname():
+        return None
+    try:
+        proc = psutil.Process(int(info.get("pid", -1)))
+        # a pid is reused: the same pid started at another time is another process
+        return abs(proc.create_time() - float(info.get("pid_started", 0))) < 1.0
+    except (psutil.Error, ValueError, TypeError):
+        return False
+
+
+def _interrupted(info: dict[str, Any]) -> bool:
+    alive = _process_alive(info)
+    if alive is None:
+        started = calendar.timegm(time.strptime(info.get("started_at", now()), "%Y-%m-%dT%H:%M:%SZ"))
+        return time.time() - started > STALE_PUBLISH_SECONDS
+    return not alive
+
+
+def recover(settings: Settings, store: RevisionStore) -> list[int]:
+    """After a crash: mark dead ``building`` publishes ``interrupted``, remove build folders
+    that no published revision or running publish needs. Returns the revisions marked."""
+    marked: list[int] = []
+    live_builds: set[int] = set()
+    published: set[int] = set()
+    for row in store.revisions(limit=1_000_000):
+        if row.published_at:
+            published.add(row.id)
+            continue
+        info = row.publish_info or {}
+        if info.get("state") != BUILDING:
+            continue
+        if _interrupted(info):
+            store.set_publish_info(row.id, {**info, "state": INTERRUPTED, "interrupted_found": now(),
+                                            "note": "the publishing process stopped before it "
+                                                    "finished: publish again to retry"})
+            store.audit("system", "publish-interrupted", f"revision/{row.id}",
+                        {"by": info.get("by"), "started_at": info.get("started_at")})
+            marked.append(row.id)
+        else:
+            live_builds.add(row.id)
+    root = Path(settings.data or settings.home / "index") / "revisions"
+    if root.is_dir() and not live_builds:  # a live build may own any temporary folder
+        for d in root.iterdir():
+            if not d.is_dir():
+                continue
+            unfinished = d.name.startswith(".")  # write_dir's temporary folder
+            rid = int(d.name[1:]) if d.name[1:].isdigit() and d.name.startswith("r") else None
+            if unfinished or (rid is not None and rid not in published):
+                log.warning("removing the unfinished build folder %s", d)
+                shutil.rmtree(d, ignore_errors=True)
+    return marked
 
 
 def known_vectors(engine: Engine) -> dict[tuple[bool, str], np.ndarray]:
@@ -105,7 +190,7 @@ class Publisher:
 
     def publish(self, rid: int, actor: str, override: bool = False,
                 gate_sets: list[str] | None = None) -> PublishOutcome:
-        t0 = time.perf_counter()
+        """Build, gate and serve ``rid``; every way it ends is recorded on the revision."""
         with self._lock:
             row = self.kb.store.revision(rid)
             if row is None:
@@ -115,30 +200,45 @@ class Publisher:
                 raise EditError([("revision", f"revision {rid} is older than the published "
                                   f"revision {served}: restore it as a new revision instead")],
                                 status=409)
-            old = self.current()
-            cand, stats = build_revision_engine(self.settings, self.kb, rid, old.embedder, old)
-            sets = self.kbs.resolved_gate_sets() if gate_sets is None else gate_sets
-            report = run_gate(old, cand, sets, self.kbs.gate_margin) if sets else None
-            refused = bool(report and report.refused)
-            took = round(time.perf_counter() - t0, 2)
-            if refused and not override:
-                self.kb.store.audit(actor, "publish-refused", f"revision/{rid}",
-                                    {"reasons": report.reasons if report else []})
-                return PublishOutcome(rid, False, False, report, took, stats["embedded"],
-                                      stats["reused"], "refused by the quality gate: "
-                                      + "; ".join(report.reasons if report else []))
-            info = {"by": actor, "override": bool(refused and override),
-                    "gate": report.to_json() if report else None,
-                    "embedded": stats["embedded"], "reused": stats["reused"], "seconds": took}
-            self.kb.store.mark_published(rid, info)
-            self.kb.store.audit(actor, "publish-override" if refused else "publish",
-                                f"revision/{rid}", {"override": bool(refused and override)})
-            self.swap(cand, rid)
-            self._prune(rid, served)
-            msg = (f"revision {rid} published despite the gate (override recorded)"
-                   if refused else f"revision {rid} published")
-            return PublishOutcome(rid, True, bool(refused and override), report, took,
-                                  stats["embedded"], stats["reused"], msg)
+            started = {"state": BUILDING, "by": actor, "started_at": now(), **_this_process()}
+            self.kb.store.set_publish_info(rid, started)
+            try:
+                return self._publish(rid, actor, override, gate_sets, served, started)
+            except Exception as e:
+                self.kb.store.set_publish_info(rid, {**started, "state": FAILED,
+                                                     "error": str(e)[:500], "ended_at": now()})
+                raise
+
+    def _publish(self, rid: int, actor: str, override: bool, gate_sets: list[str] | None,
+                 served: int | None, started: dict[str, Any]) -> PublishOutcome:
+        t0 = time.perf_counter()
+        old = self.current()
+        cand, stats = build_revision_engine(self.settings, self.kb, rid, old.embedder, old)
+        sets = self.kbs.resolved_gate_sets() if gate_sets is None else gate_sets
+        report = run_gate(old, cand, sets, self.kbs.gate_margin) if sets else None
+        refused = bool(report and report.refused)
+        took = round(time.perf_counter() - t0, 2)
+        if refused and not override:
+            self.kb.store.set_publish_info(rid, {**started, "state": REFUSED,
+                                                 "reasons": report.reasons if report else [],
+                                                 "ended_at": now()})
+            self.kb.store.audit(actor, "publish-refused", f"revision/{rid}",
+                                {"reasons": report.reasons if report else []})
+            return PublishOutcome(rid, False, False, report, took, stats["embedded"],
+                                  stats["reused"], "refused by the quality gate: "
+                                  + "; ".join(report.reasons if report else []))
+        info = {"state": PUBLISHED, "by": actor, "override": bool(refused and override),
+                "gate": report.to_json() if report else None,
+                "embedded": stats["embedded"], "reused": stats["reused"], "seconds": took}
+        self.kb.store.mark_published(rid, info)
+        self.kb.store.audit(actor, "publish-override" if refused else "publish",
+                            f"revision/{rid}", {"override": bool(refused and override)})
+        self.swap(cand, rid)
+        self._prune(rid, served)
+        msg = (f"revision {rid} published despite the gate (override recorded)"
+               if refused else f"revision {rid} published")
+        return PublishOutcome(rid, True, bool(refused and override), report, took,
+                              stats["embedded"], stats["reused"], msg)
 
     def _prune(self, keep: int, previous: int | None) -> None:
         """Remove revision directories other than the served and the previous one. Engines
@@ -169,6 +269,9 @@ def open_served_engine(settings: Settings, rebuild: bool | None = None, progress
         return Engine.open(settings, rebuild=rebuild, progress=progress, on_step=on_step,
                            embedder=embedder), None
     kb = KnowledgeBase.open(settings, kbs)
+    for rid in recover(settings, kb.store):
+        log.warning("the publish of revision %s was interrupted (the process stopped): "
+                    "publish it again to retry", rid)
     pub = kb.store.published()
     row = kb.store.revision(pub) if pub is not None else None
     source_digest = load_corpus(Path(settings.corpus)).digest

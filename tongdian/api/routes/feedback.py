@@ -12,10 +12,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from tongdian.core import feedback as fb
+from tongdian.core.config import FEEDBACK_PER_QUERY, MAX_OPEN_FEEDBACK
+from tongdian.index.revstore import FeedbackFull
 
 from ..bodies import ERRORS, body_doc, parse_body
+from ..errors import ApiError
 from ..kbauth import writer
 from ..kbstate import kb_state
+from ..ratelimit import count_write
+from ..schemas import ErrorBody
 from .revisions import (
     READ_ERRORS,
     WRITE_ERRORS,
@@ -29,18 +34,32 @@ from .revisions import (
 router = APIRouter(prefix="/api", tags=["feedback"])
 
 
-@router.post("/feedback", status_code=201, responses={**ERRORS, 503: WRITE_ERRORS[503]},
+@router.post("/feedback", status_code=201,
+             responses={**ERRORS, 429: {"model": ErrorBody, "description":
+                                        "too many writes from this address (Retry-After), or "
+                                        "the query's or the review queue's cap is reached"},
+                        503: WRITE_ERRORS[503]},
              openapi_extra=body_doc(fb.FeedbackIn),
              summary="Rate an answer (useful or not) and/or correct it ('P07' or 'none')")
 async def send_feedback(request: Request) -> JSONResponse:
     body = await parse_body(request, fb.FeedbackIn)
-    st = kb_state(request)
-    store = (await run(lambda: st.kb)).store  # opening the KB settles the served revision
-    revision = body.revision or st.revision
-    fid = await run(store.add_feedback, body.query.strip(), body.shown, revision,
-                    body.useful, body.correction, body.source)
+    fid, revision = await store_feedback(request, body)
     return JSONResponse({"id": fid, "revision": revision, "correction": body.correction},
                         status_code=201)
+
+
+async def store_feedback(request: Request, body: fb.FeedbackIn) -> tuple[int, int | None]:
+    """Rate-limit, check and store one anonymous feedback (the API's and the form's)."""
+    count_write(request)
+    st = kb_state(request)
+    store = (await run(lambda: st.kb)).store  # opening the KB settles the served revision
+    known = {p.id for p in request.app.state.engine.corpus.painpoints}
+    try:
+        fid = await run(fb.record, store, body, st.revision, known)
+    except FeedbackFull as e:
+        raise ApiError(429, str(e), {"per_query": FEEDBACK_PER_QUERY,
+                                     "open_max": MAX_OPEN_FEEDBACK}) from None
+    return fid, body.revision or st.revision
 
 
 @router.get("/feedback", responses={**READ_ERRORS, 401: WRITE_ERRORS[401]}, summary="Corrections with counts, and the latest feedback (admin)")

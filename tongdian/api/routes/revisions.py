@@ -10,7 +10,6 @@ becomes a revision; ``?publish=true`` also publishes it through the quality gate
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -19,8 +18,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from tongdian.core.kbedit import LISTS, EditError, EntryMissing
+from tongdian.core.publish import FAILED, INTERRUPTED, REFUSED, publish_state
 from tongdian.index.revstore import RevisionConflict, RevisionRow, RevisionStoreError
 
+from ..bodies import parse_json
 from ..errors import ApiError
 from ..kbauth import writer
 from ..kbstate import MAX_OFFSET, KBState, kb_state
@@ -71,22 +72,28 @@ def kb_errors() -> Iterator[None]:
 
 
 async def json_body(request: Request) -> Any:
+    """An entry's JSON body: depth-checked and parsed without recursion (``parse_json``)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json" and not ctype.endswith("+json"):
         raise ApiError(415, "send the entry as application/json")
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "malformed JSON body") from None
+    return parse_json(await request.body())
 
 
 def revision_json(row: RevisionRow) -> dict[str, Any]:
+    """One revision as the API lists it. ``publish_state``: null (never published), building,
+    published, refused (by the gate), failed (an error) or interrupted (the process stopped
+    mid-way); ``retry`` is where to publish it again when that is possible."""
     info = row.publish_info or {}
+    state = publish_state(row)
     return {"id": row.id, "created_at": row.created_at, "author": row.author,
             "message": row.message, "action": row.action, "parent": row.parent,
             "entry": row.meta.get("entry"), "restored": row.meta.get("restored"),
-            "published_at": row.published_at, "published_by": info.get("by"),
-            "override": bool(info.get("override")), "url": f"/api/revisions/{row.id}"}
+            "published_at": row.published_at,
+            "published_by": info.get("by") if row.published_at else None,
+            "override": bool(info.get("override")), "publish_state": state,
+            "retry": f"/api/revisions/{row.id}/publish"
+            if state in (INTERRUPTED, FAILED, REFUSED) else None,
+            "url": f"/api/revisions/{row.id}"}
 
 
 async def run(fn: Any, *args: Any) -> Any:
