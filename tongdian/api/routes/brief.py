@@ -17,11 +17,11 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tongdian.core.brief import FIELD_CHARS, brief_markdown, build_brief
-from tongdian.core.brief_docx import brief_docx
 from tongdian.core.brief_pdf import PdfUnavailable, brief_pdf
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
 from tongdian.core.models import SearchResponse
 from tongdian.core.permalinks import PermalinkStore
+from tongdian.extras import require
 
 from ..bodies import ERRORS, NOT_FOUND, as_json, body_doc, parse_body
 from ..deps import CatalogDep, EngineDep, base_url, run_search
@@ -42,6 +42,8 @@ BRIEF_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERRORS, **NOT_FOUND,
     200: {"description": "the brief as a file (Markdown, DOCX or PDF)",
           "content": {m.split(";")[0]: {} for m in MEDIA.values()}},
+    501: {"model": ErrorBody, "description": "the format's extra (tongdian[pdf] or [docx]) "
+                                            "is not installed"},
     503: {"model": ErrorBody, "description": "PDF asked for but WeasyPrint/pango is missing"},
 }
 
@@ -77,8 +79,12 @@ async def _render(request: Request, catalog: CatalogDep, r: SearchResponse,
     if body.format == "md":
         content: bytes = brief_markdown(b, base_url(request)).encode()
     elif body.format == "docx":
+        require("docx")  # MissingExtra -> 501 naming the extra (handlers.py)
+        from tongdian.core.brief_docx import brief_docx
+
         content = await anyio.to_thread.run_sync(brief_docx, b)
     else:
+        require("pdf")
         try:
             content = await anyio.to_thread.run_sync(brief_pdf, b)
         except PdfUnavailable as e:
