@@ -38,12 +38,12 @@ build: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -q -rs -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup
 
 # unit tests on a three-entry fixture corpus (under a minute): no full index, server or browser
 test-fast: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
+	$(BIN)/pytest -q -rs -p no:cacheprovider -m "not slow"
 
 # the shipped vector cache (tongdian/data/vectors.npz) for the corpus and the default model:
 # run after changing the corpus text or the model; embeds only what the file lacks

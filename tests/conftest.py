@@ -49,6 +49,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("shared") and not SHARED.exists():
             item.add_marker(pytest.mark.skip(reason=f"needs {SHARED} (report and eval sets)"))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("db_url") == "postgresql":
+            # one PostgreSQL database for the whole run: under pytest-xdist (make test -n 2,
+            # --dist loadgroup) its tests all go to one worker, never two at once
+            item.add_marker(pytest.mark.xdist_group("postgresql"))
 
 
 def _shared_counts(terminalreporter) -> dict[str, int]:  # type: ignore[no-untyped-def]

@@ -56,12 +56,14 @@ def _engine(settings: Settings, rebuild: bool | None = None):  # type: ignore[no
 
 def _require(extra: str) -> None:
     """Exit 2 with the message naming the extra to install (no ImportError traceback)."""
+    from rich.markup import escape
+
     from tongdian.extras import MissingExtra, require
 
     try:
         require(extra)
     except MissingExtra as e:
-        err.print(f"[red]error:[/red] {e}")
+        err.print(f"[red]error:[/red] {escape(str(e))}")  # escaped: '[mcp]' is not markup
         raise typer.Exit(2) from None
 
 

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from tongdian.core.ask import example_questions
 from tongdian.core.corpus import Corpus, load_corpus
 from tongdian.core.passages import corpus_passages
-from tongdian.index.embedders import Embedder, make_embedder
+from tongdian.index.embedders import Embedder, ReuseEmbedder, make_embedder
 from tongdian.index.vcache import CachedEmbedder, Key, VectorCache, model_digest
 
 #: The file inside the package (one model's vectors; another model's digest ignores it).
@@ -68,7 +68,13 @@ def cached_embedder(embedder: Embedder, corpus: Corpus,
     if path is None or isinstance(embedder, CachedEmbedder):
         return embedder
     cache = _load(path, model_digest(embedder), embedder.dim)
-    out = CachedEmbedder(embedder, cache)
+    out: Embedder = CachedEmbedder(embedder, cache)
+    if isinstance(embedder, ReuseEmbedder):
+        # a publish reuses the served engine's vectors first: the cache goes behind them,
+        # so its counts (reused / embedded) still say what the edit changed
+        if not isinstance(embedder.inner, CachedEmbedder):
+            embedder.inner = CachedEmbedder(embedder.inner, cache)
+        out = embedder
     if on_step is not None:
         keys = build_keys(corpus)
         known = sum(k in cache.vectors for k in keys)
