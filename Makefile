@@ -29,8 +29,8 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) -e '.[all,st,test]'
 	touch $@
 
+# serve builds the index first when it is missing or stale (from the shipped vectors)
 run: $(VENV)/.installed
-	$(BIN)/tongdian build
 	$(BIN)/tongdian serve --host $(HOST) --port $(PORT)
 
 build: $(VENV)/.installed
