@@ -10,7 +10,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCK := requirements/lock.txt
 PIP := $(BIN)/pip install -q -c $(LOCK)
-# two workers on two cores: the suite's session fixtures are built once per worker
+# two workers on two cores: the suite's session fixtures are built once per worker,
+# and each worker has its own PostgreSQL database (tests/conftest.py)
 PYTEST_WORKERS ?= 2
 
 .PHONY: run test test-fast build vectors lock lint eval bench ablate clean
@@ -38,7 +39,7 @@ build: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -rs -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q -rs -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 # unit tests on a three-entry fixture corpus (under a minute): no full index, server or browser
 test-fast: $(VENV)/.installed-test

@@ -33,6 +33,27 @@ SHARED = PROJECT_ROOT.parent / "shared"
 SLOW_FIXTURES = frozenset({"engine", "small_engine", "client", "small_client", "server"})
 
 
+def _database_per_worker() -> None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (``<db>_gw0``...):
+    the knowledge-base tests drop and recreate their tables, so two workers must never
+    share one. Runs at import, before ``tests/kbsupport.py`` reads the URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    url, worker = os.environ.get("TONGDIAN_TEST_PG_URL", ""), os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_{worker}"
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        if con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            con.execute(f'CREATE DATABASE "{name}"')
+    os.environ["TONGDIAN_TEST_PG_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
+
+
+_database_per_worker()
+
 #: In CI a test that needs ../shared must run: skipping it is a failure there.
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
@@ -49,11 +70,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("shared") and not SHARED.exists():
             item.add_marker(pytest.mark.skip(reason=f"needs {SHARED} (report and eval sets)"))
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("db_url") == "postgresql":
-            # one PostgreSQL database for the whole run: under pytest-xdist (make test -n 2,
-            # --dist loadgroup) its tests all go to one worker, never two at once
-            item.add_marker(pytest.mark.xdist_group("postgresql"))
 
 
 def _shared_counts(terminalreporter) -> dict[str, int]:  # type: ignore[no-untyped-def]
