@@ -26,6 +26,7 @@ from tongdian.core.probe import Probes
 from tongdian.core.ranker import Ranker
 from tongdian.core.text import Tokenizer
 from tongdian.core.training import fit_ranker, probe_training, training_set
+from tongdian.core.vectors import cached_embedder
 from tongdian.index.dense import Dense
 from tongdian.index.embedders import Embedder
 from tongdian.index.lexical import Lexical
@@ -106,6 +107,8 @@ def build_index(
     step = on_step or (lambda s: log.info(s))
     tok = make_tokenizer(corpus)
     views = corpus_passages(corpus)
+    # the shipped vectors first: only text the cache does not hold is embedded (vectors.py)
+    embedder = cached_embedder(embedder, corpus, step)
     step(f"embedding {len(views)} views with {embedder.spec}")
     vecs = embed_passages(embedder, views, progress)
     oos = _embed(embedder, list(corpus.out_of_scope), True, "embed out-of-scope", progress)
