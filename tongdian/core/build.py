@@ -21,6 +21,7 @@ from tqdm import tqdm
 from tongdian.core.ask import example_questions
 from tongdian.core.corpus import Corpus
 from tongdian.core.features import Evidence
+from tongdian.core.fitted import fit_key, load_fitted
 from tongdian.core.passages import Passage, PassageKind, corpus_passages, entry_document
 from tongdian.core.probe import Probes
 from tongdian.core.ranker import Ranker
@@ -31,6 +32,7 @@ from tongdian.index.dense import Dense
 from tongdian.index.embedders import Embedder
 from tongdian.index.lexical import Lexical
 from tongdian.index.store import FORMAT_VERSION, IndexStoreError, Manifest, Store
+from tongdian.index.vcache import model_digest
 
 log = logging.getLogger(__name__)
 BATCH = 32
@@ -115,10 +117,16 @@ def build_index(
     dense = Dense.build(vecs)
     lex_passages = Lexical.build([tok.tokens(v.text) for v in views])
     lex_entries = Lexical.build([tok.tokens(entry_document(pp)) for pp in corpus.painpoints])
-    step("fitting the probe and the ranker on held-out statements")
-    probes, probe_oof = probe_training(views, vecs, oos, len(corpus.painpoints))
-    evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes)
-    ranker = fit_ranker(training_set(corpus, views, vecs, evidence, progress, probe_oof))
+    shipped = load_fitted(fit_key(corpus, model_digest(embedder)))
+    if shipped is not None:  # the shipped corpus and model: the fit ships too (fitted.py)
+        step("the shipped fit matches this corpus and model: probes and ranker loaded")
+        probes, ranker = shipped
+        evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes)
+    else:
+        step("fitting the probe and the ranker on held-out statements")
+        probes, probe_oof = probe_training(views, vecs, oos, len(corpus.painpoints))
+        evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes)
+        ranker = fit_ranker(training_set(corpus, views, vecs, evidence, progress, probe_oof))
     questions = example_questions(corpus)
     ask_vecs = _embed(embedder, questions, True, "embed example questions", progress)
 

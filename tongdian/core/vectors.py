@@ -123,7 +123,32 @@ def main(argv: list[str] | None = None) -> int:
     kept, embedded = regenerate(corpus, emb, out)
     print(f"{out}: {kept + embedded} vectors ({kept} kept, {embedded} embedded) for corpus "
           f"{corpus.digest[:12]} and model {model_digest(emb)} in {time.perf_counter() - t0:.1f} s")
+    if a.out is None:  # the shipped vectors: the shipped fit follows them (fitted.py)
+        fit_out = regenerate_fit(corpus, emb)
+        print(f"{fit_out}: probes and ranker fitted for corpus {corpus.digest[:12]}")
     return 0
+
+
+def regenerate_fit(corpus: Corpus, embedder: Embedder) -> Path:
+    """Fit the probes and the ranker on ``corpus`` (a throwaway build, from the shipped
+    vectors) and ship them beside the vectors, keyed by what they depend on."""
+    import tempfile
+
+    from tongdian.core import fitted
+    from tongdian.core.build import build_index
+    from tongdian.index.store import Store
+
+    os.environ[fitted.ENV] = "off"  # fit, whatever the old file holds
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            index = build_index(corpus, embedder, Store(Path(tmp)))
+    finally:
+        del os.environ[fitted.ENV]
+    assert index.evidence.probes is not None
+    out = fitted.shipped_path()
+    fitted.save_fitted(out, fitted.fit_key(corpus, model_digest(embedder)),
+                       index.evidence.probes, index.ranker)
+    return out
 
 
 if __name__ == "__main__":
