@@ -22,13 +22,14 @@ def _norm(name: str) -> str:
 
 
 def _declared() -> tuple[set[str], set[str]]:
-    """(what the product may import: core + feature extras, what tests may add: test)."""
+    """(what the product may import: core + feature extras, what tests and benches may add:
+    the test and bench extras)."""
     meta = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     name = lambda req: _norm(re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0])  # noqa: E731
     extras = meta["optional-dependencies"]
     product = {name(r) for r in meta["dependencies"]}
-    product |= {name(r) for k, reqs in extras.items() if k not in ("test", "lock") for r in reqs}
-    return product, {name(r) for r in extras["test"]}
+    product |= {name(r) for k, reqs in extras.items() if k not in ("test", "lock", "bench") for r in reqs}
+    return product, {name(r) for r in (*extras["test"], *extras["bench"])}
 
 
 def _imports(files: list[Path]) -> dict[str, str]:
