@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
-from tongdian.core.catalog import Catalog
+from tongdian.core.answers.permalinks import PermalinkStore
 from tongdian.core.config import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, Settings
-from tongdian.core.engine import Engine
-from tongdian.core.permalinks import PermalinkStore
+from tongdian.core.search.catalog import Catalog
+from tongdian.core.search.engine import Engine
 
 from . import kbpages, pages
 from .auth import MCP_PATH, MachineAuthMiddleware, mcp_origins
@@ -129,7 +129,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
 def app_from_env() -> FastAPI:
     """A worker's app: settings from ``TONGDIAN_*``, the index opened read-only (never built
     here: the parent process built it, and N workers must not race to build it again)."""
-    from tongdian.core.publish import open_served_engine
+    from tongdian.core.stewardship.publish import open_served_engine
 
     s = Settings()
     engine, revision = open_served_engine(s, rebuild=False)

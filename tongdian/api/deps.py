@@ -10,11 +10,11 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
 
-from tongdian.core.catalog import Catalog
+from tongdian.core.answers.models import SearchResponse
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
-from tongdian.core.engine import Engine
 from tongdian.core.errors import QueryError
-from tongdian.core.models import SearchResponse
+from tongdian.core.search.catalog import Catalog
+from tongdian.core.search.engine import Engine
 
 from .errors import ApiError, query_status
 

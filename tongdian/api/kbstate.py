@@ -18,11 +18,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from tongdian.core.catalog import Catalog
 from tongdian.core.config import Settings
-from tongdian.core.engine import Engine
-from tongdian.core.kb import KBSettings, KnowledgeBase
-from tongdian.core.publish import Publisher, build_revision_engine, recover
+from tongdian.core.search.catalog import Catalog
+from tongdian.core.search.engine import Engine
+from tongdian.core.stewardship.kb import KBSettings, KnowledgeBase
+from tongdian.core.stewardship.publish import Publisher, build_revision_engine, recover
 from tongdian.index.revstore import RevisionConflict, RevisionStoreError
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class KBState:
     def follow_once(self) -> bool:
         """Load the published revision if it is newer than ours; True if we swapped."""
         if self._kb is None:
-            from tongdian.core.kb import kb_exists
+            from tongdian.core.stewardship.kb import kb_exists
 
             if not kb_exists(self.settings, self.kbs):
                 return False

@@ -17,12 +17,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from tongdian.core.brief import brief_markdown, build_brief, detailed
-from tongdian.core.catalog import Catalog
+from tongdian.core.answers.brief import brief_markdown, build_brief, detailed
+from tongdian.core.answers.models import SearchResponse
+from tongdian.core.answers.permalinks import PermalinkStore
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS
-from tongdian.core.engine import Engine
-from tongdian.core.models import SearchResponse
-from tongdian.core.permalinks import PermalinkStore
+from tongdian.core.search.catalog import Catalog
+from tongdian.core.search.engine import Engine
 
 from .deps import CatalogDep, EngineDep, base_url, run_search
 from .errors import ApiError

@@ -18,12 +18,12 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from tongdian.core import brief_pdf
-from tongdian.core.brief import FIELD_CHARS, brief_markdown, build_brief
-from tongdian.core.brief_docx import brief_docx
+from tongdian.core.answers import brief_pdf
+from tongdian.core.answers.brief import FIELD_CHARS, brief_markdown, build_brief
+from tongdian.core.answers.brief_docx import brief_docx
+from tongdian.core.answers.models import SearchResponse
+from tongdian.core.answers.permalinks import PermalinkStore
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS, Settings
-from tongdian.core.models import SearchResponse
-from tongdian.core.permalinks import PermalinkStore
 
 from ..bodies import ERRORS, NOT_FOUND, as_json, body_doc, parse_body
 from ..deps import CatalogDep, EngineDep, base_url, run_search

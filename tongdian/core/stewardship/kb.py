@@ -19,9 +19,9 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tongdian.core import kbedit
 from tongdian.core.config import Settings, source_checkout
-from tongdian.core.kbedit import EditError, Files
+from tongdian.core.stewardship import kbedit
+from tongdian.core.stewardship.kbedit import EditError, Files
 from tongdian.index.revstore import RevisionRow, RevisionStore, open_store
 
 #: Default P@1 / rejection drop (absolute) the gate tolerates. Refitting the ranker moves

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import threading
 
-from tongdian.core.answers import Answers
-from tongdian.core.engine import Engine
-from tongdian.core.errors import NotFound, UnknownFilter
-from tongdian.core.models import (
+from tongdian.core.answers.answers import Answers
+from tongdian.core.answers.models import (
     CaseDetail,
     CaseFigure,
     CaseStep,
@@ -31,7 +29,9 @@ from tongdian.core.models import (
     TechnologyList,
     TechnologyMatrix,
 )
-from tongdian.core.schema import PainPoint
+from tongdian.core.errors import NotFound, UnknownFilter
+from tongdian.core.knowledge.schema import PainPoint
+from tongdian.core.search.engine import Engine
 
 
 def page_url(pid: str) -> str:

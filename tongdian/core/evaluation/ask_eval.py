@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from tongdian.core.models import TypedAnswer
+from tongdian.core.answers.models import TypedAnswer
 
 KINDS = ("painpoint", "risk", "technology", "cooperation", "case")
 

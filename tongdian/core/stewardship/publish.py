@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 import psutil
 
-from tongdian.core.build import ensure_index
 from tongdian.core.config import Settings
-from tongdian.core.corpus import Corpus, load_corpus
-from tongdian.core.engine import Engine
-from tongdian.core.gate import GateReport, run_gate
-from tongdian.core.kb import KBSettings, KnowledgeBase, kb_exists
-from tongdian.core.kbedit import EditError, write_dir
+from tongdian.core.knowledge.corpus import Corpus, load_corpus
+from tongdian.core.search.build import ensure_index
+from tongdian.core.search.engine import Engine
+from tongdian.core.stewardship.gate import GateReport, run_gate
+from tongdian.core.stewardship.kb import KBSettings, KnowledgeBase, kb_exists
+from tongdian.core.stewardship.kbedit import EditError, write_dir
 from tongdian.index.embedders import Embedder, ReuseEmbedder, make_embedder
 from tongdian.index.revstore import RevisionRow, RevisionStore, now
 from tongdian.index.store import Store, slug

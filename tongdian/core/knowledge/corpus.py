@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tongdian.core.schema import (
+from tongdian.core.knowledge.schema import (
     RISK_IDS,
     USERDICT_LINE,
     Calibration,
@@ -240,7 +240,7 @@ def load_corpus(root: Path) -> Corpus:
     )
 
 
-if __name__ == "__main__":  # a quick check for corpus authors: python -m tongdian.core.corpus FILE…
+if __name__ == "__main__":  # a quick check for corpus authors: python -m tongdian.core.knowledge.corpus FILE…
     import sys
 
     rc = 0

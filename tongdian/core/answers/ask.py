@@ -26,9 +26,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from tongdian.core.answers import Answers
-from tongdian.core.corpus import Corpus, CorpusError, load_file
-from tongdian.core.models import (
+from tongdian.core.answers.answers import Answers
+from tongdian.core.answers.models import (
     CaseFigure,
     CaseStep,
     Correction,
@@ -37,10 +36,11 @@ from tongdian.core.models import (
     RiskOut,
     TypedAnswer,
 )
-from tongdian.core.references import find_mode_ordinal, find_references
-from tongdian.core.schema import AskFile
-from tongdian.core.spelling import Speller
-from tongdian.core.text import Tokenizer, normalize
+from tongdian.core.knowledge.corpus import Corpus, CorpusError, load_file
+from tongdian.core.knowledge.references import find_mode_ordinal, find_references
+from tongdian.core.knowledge.schema import AskFile
+from tongdian.core.reading.spelling import Speller
+from tongdian.core.reading.text import Tokenizer, normalize
 from tongdian.index.embedders import Embedder, ReuseEmbedder
 
 ASK_FILE = "ask.yaml"

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tongdian.core.corpus import Corpus, CorpusError, load_corpus
-from tongdian.core.schema import Case, PainPoint, Risk, Technology
+from tongdian.core.knowledge.corpus import Corpus, CorpusError, load_corpus
+from tongdian.core.knowledge.schema import Case, PainPoint, Risk, Technology
 
 Files = dict[str, bytes]
 

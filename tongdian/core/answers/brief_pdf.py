@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from tongdian.core.brief import risk_line, source_line
+from tongdian.core.answers.brief import risk_line, source_line
 from tongdian.core.errors import UserError
 
 #: The family name the @font-face rule gives the shipped font (its own name is kept off,

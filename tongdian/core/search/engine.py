@@ -13,19 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-from tongdian.core.answers import Answers
-from tongdian.core.ask import Asker
-from tongdian.core.build import LoadedIndex, ensure_index
+from tongdian.core.answers.answers import Answers
+from tongdian.core.answers.ask import Asker
+from tongdian.core.answers.models import EvidenceOut, Result, SearchResponse, Segment
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS, Settings
-from tongdian.core.corpus import Corpus, load_corpus
 from tongdian.core.errors import QueryError
-from tongdian.core.features import Candidates, Query
-from tongdian.core.framing import framing_cue
-from tongdian.core.models import EvidenceOut, Result, SearchResponse, Segment
-from tongdian.core.passages import PassageKind
-from tongdian.core.schema import PainPoint
-from tongdian.core.segment import Split, comma_pieces, split_text
-from tongdian.core.text import normalize
+from tongdian.core.knowledge.corpus import Corpus, load_corpus
+from tongdian.core.knowledge.passages import PassageKind
+from tongdian.core.knowledge.schema import PainPoint
+from tongdian.core.ranking.features import Candidates, Query
+from tongdian.core.reading.framing import framing_cue
+from tongdian.core.reading.segment import Split, comma_pieces, split_text
+from tongdian.core.reading.text import normalize
+from tongdian.core.search.build import LoadedIndex, ensure_index
 from tongdian.index.embedders import Embedder, make_embedder
 from tongdian.index.lru import LRU
 from tongdian.index.store import Store

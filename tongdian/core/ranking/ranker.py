@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tongdian.core.features import FEATURES, Candidates
+from tongdian.core.ranking.features import FEATURES, Candidates
 
 SCOPE_FEATURES = (
     "ex_max",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from tongdian.core.corpus import Corpus
-from tongdian.core.schema import PainPoint
+from tongdian.core.knowledge.corpus import Corpus
+from tongdian.core.knowledge.schema import PainPoint
 
 
 class PassageKind(IntEnum):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from tongdian.core.text import normalize
+from tongdian.core.reading.text import normalize
 
 #: Section lead words that open a framing passage (Chinese, then English), each followed
 #: by a colon or a comma; "背景" alone inside a sentence is not a cue.

@@ -18,9 +18,9 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 
-from tongdian.core.corpus import Corpus
+from tongdian.core.answers.models import Result, SearchResponse
 from tongdian.core.errors import QueryError
-from tongdian.core.models import Result, SearchResponse
+from tongdian.core.knowledge.corpus import Corpus
 
 #: A result is a problem of the brief when a passage maps to it confidently, or when it is
 #: at least this confident (the same floor the result page draws bars above).

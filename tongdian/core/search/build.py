@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tongdian.core.ask import example_questions
-from tongdian.core.corpus import Corpus
-from tongdian.core.features import Evidence
-from tongdian.core.passages import Passage, PassageKind, corpus_passages, entry_document
-from tongdian.core.probe import Probes
-from tongdian.core.ranker import Ranker
-from tongdian.core.text import Tokenizer
-from tongdian.core.training import fit_ranker, probe_training, training_set
+from tongdian.core.answers.ask import example_questions
+from tongdian.core.knowledge.corpus import Corpus
+from tongdian.core.knowledge.passages import Passage, PassageKind, corpus_passages, entry_document
+from tongdian.core.ranking.features import Evidence
+from tongdian.core.ranking.probe import Probes
+from tongdian.core.ranking.ranker import Ranker
+from tongdian.core.ranking.training import fit_ranker, probe_training, training_set
+from tongdian.core.reading.text import Tokenizer
 from tongdian.index.dense import Dense
 from tongdian.index.embedders import Embedder
 from tongdian.index.lexical import Lexical

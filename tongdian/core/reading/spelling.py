@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from pypinyin import Style, pinyin
 
-from tongdian.core.text import Tokenizer, has_cjk, normalize
+from tongdian.core.reading.text import Tokenizer, has_cjk, normalize
 
 #: Characters that look alike and get swapped in hand-copied or OCR'd text (both ways).
 LOOKALIKES = frozenset({frozenset(p) for p in (

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from tongdian.core.corpus import Corpus
-from tongdian.core.features import Candidates, Evidence, Query
-from tongdian.core.passages import EXAMPLE_KINDS, Passage, entry_document
-from tongdian.core.probe import LinearProbe, Probes, fit_probe
-from tongdian.core.ranker import SCOPE_FEATURES, Ranker
-from tongdian.core.text import normalize
+from tongdian.core.knowledge.corpus import Corpus
+from tongdian.core.knowledge.passages import EXAMPLE_KINDS, Passage, entry_document
+from tongdian.core.ranking.features import Candidates, Evidence, Query
+from tongdian.core.ranking.probe import LinearProbe, Probes, fit_probe
+from tongdian.core.ranking.ranker import SCOPE_FEATURES, Ranker
+from tongdian.core.reading.text import normalize
 from tongdian.index.lexical import Lexical
 
 #: Folds for the entry-level BM25: an example is scored against the others' documents.

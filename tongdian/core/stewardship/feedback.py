@@ -24,8 +24,8 @@ from tongdian.core.config import (
     MAX_OPEN_FEEDBACK,
     MAX_QUERY_CHARS,
 )
-from tongdian.core.kb import KnowledgeBase
-from tongdian.core.kbedit import EditError, EntryMissing
+from tongdian.core.stewardship.kb import KnowledgeBase
+from tongdian.core.stewardship.kbedit import EditError, EntryMissing
 from tongdian.index.revstore import FeedbackRow, RevisionStore
 
 NOT_A_PAINPOINT = "none"

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tongdian.core.passages import EXAMPLE_KINDS, Passage
-from tongdian.core.probe import Probes
-from tongdian.core.text import Tokenizer, normalize
+from tongdian.core.knowledge.passages import EXAMPLE_KINDS, Passage
+from tongdian.core.ranking.probe import Probes
+from tongdian.core.reading.text import Tokenizer, normalize
 from tongdian.index.dense import Dense
 from tongdian.index.lexical import Lexical
 

@@ -13,8 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tongdian.core.engine import Engine
-from tongdian.core.evaluate import EvalQuery, Prediction, evaluate, load_queries, split_half
+from tongdian.core.evaluation.evaluate import (
+    EvalQuery,
+    Prediction,
+    evaluate,
+    load_queries,
+    split_half,
+)
+from tongdian.core.search.engine import Engine
 
 #: The metrics the gate guards: P@1 over in-scope queries, rejection of out-of-scope ones.
 GUARDED = ("p@1", "oos_rejected")

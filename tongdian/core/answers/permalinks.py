@@ -21,9 +21,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from tongdian.core.answers.models import SearchResponse
 from tongdian.core.config import MAX_PERMALINKS
 from tongdian.core.errors import NotFound
-from tongdian.core.models import SearchResponse
 
 #: Hex digits of the SHA-256 kept in a key: 64 bits, no collision among any plausible
 #: number of stored notes, and a link short enough to paste into a chat.

@@ -7,8 +7,7 @@ answers then hold references, not copies, of the risks' long texts.
 
 from __future__ import annotations
 
-from tongdian.core.corpus import Corpus
-from tongdian.core.models import (
+from tongdian.core.answers.models import (
     ApproachOut,
     CaseFigure,
     CaseOut,
@@ -16,7 +15,8 @@ from tongdian.core.models import (
     RiskOut,
     TechRef,
 )
-from tongdian.core.schema import PainPoint
+from tongdian.core.knowledge.corpus import Corpus
+from tongdian.core.knowledge.schema import PainPoint
 
 
 class Answers:

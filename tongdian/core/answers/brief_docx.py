@@ -14,7 +14,7 @@ from docx import Document
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
-from tongdian.core.brief import risk_line, source_line
+from tongdian.core.answers.brief import risk_line, source_line
 
 #: The East Asian font the document names: the face tongdian ships for its PDFs (Noto Sans
 #: CJK SC, also what Debian's fonts-noto-cjk installs). A reader without it gets Word's or
