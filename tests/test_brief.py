@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.briefsupport import assert_cjk_drawn_in_shipped_font, fontconfig_file
+from tongdian.api.links import brief_links
 from tongdian.api.renderpool import RenderPool
 from tongdian.core.answers.brief import DISCLAIMER, brief_markdown, build_brief
 from tongdian.core.answers.brief_docx import CJK_FONT, brief_docx
@@ -51,7 +52,7 @@ def test_brief_data(brief) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_markdown(brief) -> None:  # type: ignore[no-untyped-def]
-    md = brief_markdown(brief, "http://tongdian.bank")
+    md = brief_markdown(brief, brief_links("http://tongdian.bank"))
     assert md.startswith("# 会前简报")
     assert f"客户：{CLIENT}" in md and "日期：2026-12-01" in md
     for p in brief["problems"]:
@@ -207,7 +208,7 @@ def test_no_brief_without_a_match(tiny_engine) -> None:  # type: ignore[no-untyp
     ("https://tongdian.bank.example", True), ("http://10.2.3.4:8000", True),
 ])
 def test_links_only_where_a_reader_elsewhere_can_open_them(brief, base: str, linked: bool) -> None:  # type: ignore[no-untyped-def]
-    md = brief_markdown(brief, base)
+    md = brief_markdown(brief, brief_links(base))
     assert ("详情：" in md) is linked
     assert "127.0.0.1" not in md and "localhost" not in md
 

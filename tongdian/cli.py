@@ -164,11 +164,12 @@ def search(
     data: DataOpt = None,
 ) -> None:
     """Find the pain points a free-text problem describes."""
+    from tongdian.api.links import with_links
     from tongdian.core.search.engine import QueryError
 
     eng = _engine(_settings(embedder, corpus, data))
     try:
-        r = eng.search(query, k=k)
+        r = with_links(eng.search(query, k=k))
     except QueryError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
@@ -330,11 +331,11 @@ def mcp(
     else may reach stdout: messages go to stderr. The index is built first if it is missing
     or stale (progress on stderr), as ``serve`` does.
     """
+    from tongdian.api.links import LinkedCatalog
     from tongdian.api.mcp_server import build_mcp_server
-    from tongdian.core.search.catalog import Catalog
 
     eng = _engine(_settings(embedder, corpus, data))  # builds only if missing or stale
-    server = build_mcp_server(eng, Catalog(eng), os.environ.get("TONGDIAN_PUBLIC_URL") or None)
+    server = build_mcp_server(eng, LinkedCatalog(eng), os.environ.get("TONGDIAN_PUBLIC_URL") or None)
     err.print("tongdian MCP server on stdio: tools search_painpoints, get_painpoint, ask, "
               "list_risks, list_technologies")
     server.run("stdio")

@@ -19,7 +19,6 @@ from starlette.routing import Route
 
 from tongdian.core.answers.permalinks import PermalinkStore
 from tongdian.core.config import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, Settings
-from tongdian.core.search.catalog import Catalog
 from tongdian.core.search.engine import Engine
 
 from . import kbpages, pages
@@ -27,6 +26,7 @@ from .auth import MCP_PATH, MachineAuthMiddleware, mcp_origins
 from .handlers import install_error_handlers
 from .kbstate import Live, install_kb
 from .limits import LIMITS
+from .links import LinkedCatalog
 from .mcp_server import StatelessMCPEndpoint, build_mcp_server
 from .middleware import (
     MAX_BODY_BYTES,
@@ -59,7 +59,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
     s = settings or Settings()
     keys = s.machine_keys()  # read now: a missing keys file must stop start-up, not a request
     configured_url = (public_url or os.environ.get("TONGDIAN_PUBLIC_URL") or "").rstrip("/")
-    catalog = Catalog(engine)
+    catalog = LinkedCatalog(engine)
     # the MCP server keeps what it is given: live references follow a published revision
     live = [(Live(engine), "engine"), (Live(catalog), "catalog")]
     mcp = build_mcp_server(live[0][0], live[1][0], configured_url or None)  # type: ignore[arg-type]

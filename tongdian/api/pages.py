@@ -28,6 +28,7 @@ from .deps import CatalogDep, EngineDep, base_url, run_search
 from .errors import ApiError
 from .handlers import served_count
 from .heatmap import heatmap_svg
+from .links import brief_links
 from .messages import is_english, page_message
 from .render import took_label
 
@@ -164,7 +165,7 @@ def _result_ctx(request: Request, catalog: Catalog, r: SearchResponse, k: int,
                framing=sum(1 for s in r.segments if not s.problem))
     if shown:
         brief = build_brief(r, catalog.engine.corpus)
-        ctx["markdown"] = brief_markdown(brief, base_url(request))
+        ctx["markdown"] = brief_markdown(brief, brief_links(base_url(request)))
     return ctx
 
 

@@ -28,6 +28,7 @@ from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS, Setting
 from ..bodies import ERRORS, NOT_FOUND, as_json, body_doc, parse_body
 from ..deps import CatalogDep, EngineDep, base_url, run_search
 from ..errors import ApiError
+from ..links import brief_links
 from ..renderpool import RenderBusy, RenderFailed, RenderPool
 from ..schemas import ErrorBody
 
@@ -95,7 +96,7 @@ async def _render(request: Request, catalog: CatalogDep, r: SearchResponse,
     b = build_brief(r, catalog.engine.corpus, title=body.title, client=body.client,
                     date=body.date)
     if body.format == "md":
-        content: bytes = brief_markdown(b, base_url(request)).encode()
+        content: bytes = brief_markdown(b, brief_links(base_url(request))).encode()
     else:
         content = await _in_worker(request, body.format, b)
     # the file name carries only safe characters: the date field is user text

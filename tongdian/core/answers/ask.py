@@ -22,7 +22,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import numpy as np
 
@@ -308,7 +307,7 @@ class Asker:
     def _pain(self, pid: str, r: Result | None, conf: float, why: str) -> TypedAnswer:
         pp = self.corpus.by_id[pid]
         return TypedAnswer(
-            kind="painpoint", id=pp.id, title=pp.title, title_en=pp.title_en, url=f"/p/{pp.id}",
+            kind="painpoint", id=pp.id, title=pp.title, title_en=pp.title_en,
             score=_logit(conf), confidence=round(min(max(conf, 0.0), 1.0), 4), matched=why,
             summary=pp.pain, approaches=self.pain.approaches[pp.id], risks=self.pain.risks[pp.id],
         )
@@ -318,10 +317,10 @@ class Asker:
         base = {"score": _logit(conf), "confidence": round(conf, 4), "matched": why}
         if it.kind == "risk":
             r = c.risks[it.id]
-            carriers = [PainUse(id=pp.id, title=pp.title, reason=link.reason, url=f"/p/{pp.id}")
+            carriers = [PainUse(id=pp.id, title=pp.title, reason=link.reason)
                         for pp in c.painpoints for link in pp.risks if link.id == r.id]
             return [(conf, TypedAnswer(kind="risk", id=r.id, title=r.name, title_en=r.name_en,
-                                       url=f"/risks#{r.id}", summary=r.fintech_change,
+                                       summary=r.fintech_change,
                                        controls=list(r.controls), painpoints=carriers, **base))]
         if it.kind == "technology":
             t = c.technologies[it.id]
@@ -329,8 +328,7 @@ class Asker:
             for pp in c.painpoints:
                 using = [a.text for a in pp.approaches if t.id in a.tech]
                 if using:
-                    uses.append(PainUse(id=pp.id, title=pp.title, reason="；".join(u.rstrip("。") for u in using),
-                                        url=f"/p/{pp.id}"))
+                    uses.append(PainUse(id=pp.id, title=pp.title, reason="；".join(u.rstrip("。") for u in using)))
                     risk_ids += [link.id for link in pp.risks]
             counts = {rid: risk_ids.count(rid) for rid in dict.fromkeys(risk_ids)}
             risks = [RiskOut(id=rid, name=c.risks[rid].name, name_en=c.risks[rid].name_en,
@@ -340,7 +338,7 @@ class Asker:
                      for rid, n in sorted(counts.items(), key=lambda x: -x[1])]
             summary = f"{t.name}（{t.name_en}）：报告中 {len(uses)} 个痛点的应对思路用到它。"
             return [(conf, TypedAnswer(kind="technology", id=t.id, title=t.name, title_en=t.name_en,
-                                       url=f"/?tech={t.id}", summary=summary, painpoints=uses,
+                                       summary=summary, painpoints=uses,
                                        risks=risks, **base))]
         if it.kind == "cooperation":
             modes = list(c.cooperation) if it.id == "overview" else [
@@ -351,15 +349,15 @@ class Asker:
                 mc = conf - 0.001 * (m.order - 1) if it.id == "overview" else conf
                 b = {**base, "score": _logit(mc), "confidence": round(mc, 4)}
                 out.append((mc, TypedAnswer(kind="cooperation", id=m.id, title=m.name,
-                                            title_en=m.name_en, url=f"/search?{urlencode({'q': m.name})}",
+                                            title_en=m.name_en,
                                             summary=m.text,
                                             order=m.order, **b)))
             return out
         k = c.cases[it.id]
-        pains = [PainUse(id=p, title=c.by_id[p].title, reason="案例所示的痛点", url=f"/p/{p}")
+        pains = [PainUse(id=p, title=c.by_id[p].title, reason="案例所示的痛点")
                  for p in k.painpoints if p in c.by_id]
         return [(conf, TypedAnswer(
-            kind="case", id=k.id, title=k.title, title_en=k.title_en, url=f"/p/{k.painpoints[0]}#case",
+            kind="case", id=k.id, title=k.title, title_en=k.title_en,
             summary=k.summary, painpoints=pains,
             steps=[CaseStep(title=s.title, detail=list(s.detail)) for s in k.steps],
             profile=list(k.profile),

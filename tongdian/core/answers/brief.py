@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from ipaddress import ip_address
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from tongdian.core.answers.models import Result, SearchResponse
 from tongdian.core.errors import QueryError
@@ -185,19 +184,6 @@ def risk_line(rk: dict[str, Any]) -> tuple[str, str]:
     return rk["name"], rest
 
 
-def shareable_base(base_url: str) -> str:
-    """``base_url`` when a reader elsewhere can open it; "" for loopback and unspecified
-    hosts (a brief with ``http://127.0.0.1:8766/p/P14`` links to the author's own laptop)."""
-    host = (urlsplit(base_url).hostname or "").strip("[]").lower()
-    if not host or host == "localhost" or host.endswith(".localhost"):
-        return ""
-    try:
-        ip = ip_address(host)
-    except ValueError:
-        return base_url.rstrip("/")
-    return "" if ip.is_loopback or ip.is_unspecified or ip.is_link_local else base_url.rstrip("/")
-
-
 def build_brief(r: SearchResponse, corpus: Corpus, *, title: str | None = None,
                 client: str | None = None, date: str | None = None) -> dict[str, Any]:
     """The brief as data; every renderer reads this and nothing else.
@@ -277,13 +263,12 @@ def source_line(doc: dict[str, Any]) -> str:
     return f"《{doc['title']}》，{'、'.join(doc['authors'])}，{doc['publisher']}"
 
 
-def brief_markdown(b: dict[str, Any], base_url: str = "") -> str:
+def brief_markdown(b: dict[str, Any], link: Callable[[str], str] | None = None) -> str:
     """The brief as Markdown (also the "copy as Markdown" text): user text made inert.
 
-    Links to the pain points' pages only when ``base_url`` is one a reader elsewhere can
-    open (see ``shareable_base``); otherwise none.
+    ``link`` turns a pain point's id into its page's address; the web layer passes one only
+    when a reader elsewhere can open it (``tongdian.api.links.brief_links``); else no links.
     """
-    base = shareable_base(base_url) if base_url else ""
     out = [f"# {inert(b['title'])}", ""]
     meta = [f"日期：{inert(b['date'])}"]
     if b["client"]:
@@ -310,8 +295,8 @@ def brief_markdown(b: dict[str, Any], base_url: str = "") -> str:
         if p["case"]:
             figs = "；".join(f"{f['label']} {f['value']}" for f in p["case"]["figures"])
             out += ["", f"**案例**：{p['case']['title']}（{figs}）"]
-        if base:
-            out += ["", f"详情：{base}/p/{p['id']}"]
+        if link is not None:
+            out += ["", f"详情：{link(p['id'])}"]
         out.append("")
     if b["others"]:
         out += ["## 其他可能", "", "、".join(f"{o['id']} {o['title']}" for o in b["others"]), ""]

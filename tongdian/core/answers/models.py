@@ -3,14 +3,27 @@
 One vocabulary for the CLI's ``--json``, the JSON API and the pages; the corpus's *input*
 schema is ``schema.py``. Shared bases carry the fields several answers repeat, so a pain
 point's header or a risk's reference is declared once. Outside tools rely on
-``results[].id`` and ``results[].score``; keep those names stable.
+``results[].id`` and ``results[].score``; keep those names stable. Links are the web
+layer's: the core leaves every ``url`` empty and ``tongdian.api.links`` fills it from the ids.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _url_always_served(schema: dict[str, Any]) -> None:
+    """The schema of a model whose ``url`` the web layer fills: every answer served carries
+    it, so the API's schema lists it as required (as it did when the core built links)."""
+    schema["properties"]["url"].pop("default", None)
+    required = {*schema.get("required", ()), "url"}
+    schema["required"] = [name for name in schema["properties"] if name in required]
+
+
+#: the config of the models that carry a ``url``
+LINKED = ConfigDict(json_schema_extra=_url_always_served)
 
 
 # -- shared bases ------------------------------------------------------------------------------
@@ -27,10 +40,12 @@ class RiskRef(BaseModel):
 
 
 class PainRef(BaseModel):
+    model_config = LINKED
+
     id: str
     title: str
     title_en: str
-    url: str
+    url: str = ""  # the web layer fills it (tongdian.api.links)
 
 
 class PainPointHeader(BaseModel):
@@ -121,10 +136,12 @@ class PainUse(BaseModel):
     """A pain point in a typed answer, with why it is there (the risk's reason, the
     approach that uses the technology, the case it illustrates)."""
 
+    model_config = LINKED
+
     id: str
     title: str
     reason: str
-    url: str
+    url: str = ""  # the web layer fills it (tongdian.api.links)
 
 
 class TypedAnswer(BaseModel):
@@ -136,11 +153,13 @@ class TypedAnswer(BaseModel):
     a cooperation mode's text; the case's steps, profile and figures.
     """
 
+    model_config = LINKED
+
     kind: AnswerKind
     id: str = Field(description="P01…, a risk id, a technology id, a cooperation mode id or a case id")
     title: str
     title_en: str
-    url: str = Field(description="path of the page that shows this item")
+    url: str = Field("", description="path of the page that shows this item")
     score: float = Field(description="log-odds of confidence; answers are sorted by confidence")
     confidence: float = Field(ge=0.0, le=1.0)
     matched: str = Field(description="what in the question named this item (a number, a word, "
@@ -192,11 +211,13 @@ class CaseDetail(CaseOut):
 class PainPointSummary(PainPointHeader):
     """One row of ``/``: enough to see the pain and its remedies at a glance."""
 
+    model_config = LINKED
+
     approaches: list[ApproachOut]
     technologies: list[TechRef] = Field(description="union of the approaches' technologies")
     risks: list[RiskRef]
     case: str | None = Field(None, description="id of the linked case study")
-    url: str = Field(description="path of the HTML page")
+    url: str = Field("", description="path of the HTML page")
 
 
 class FacetValue(BaseModel):
@@ -229,10 +250,12 @@ class PainPointDetail(PainPointSummary):
 
 
 class RiskCarrier(BaseModel):
+    model_config = LINKED
+
     id: str
     title: str
     reason: str
-    url: str
+    url: str = ""  # the web layer fills it (tongdian.api.links)
 
 
 class RiskEntry(RiskRef):

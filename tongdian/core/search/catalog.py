@@ -34,10 +34,6 @@ from tongdian.core.knowledge.schema import PainPoint
 from tongdian.core.search.engine import Engine
 
 
-def page_url(pid: str) -> str:
-    return f"/p/{pid}"
-
-
 class Catalog:
     """Everything about the twenty pain points that does not depend on a query."""
 
@@ -71,7 +67,6 @@ class Catalog:
                 for r in pp.risks
             ],
             case=pp.case,
-            url=page_url(pp.id),
         )
 
     def listing(self, tech: str | None = None, risk: str | None = None) -> PainPointList:
@@ -120,7 +115,7 @@ class Catalog:
         """Nearest other pain points; computed once per id, then cached."""
         if pid not in self._neighbours:
             near = self.engine.neighbours(pid, n=3)
-            refs = [PainRef(id=p.id, title=p.title, title_en=p.title_en, url=page_url(p.id))
+            refs = [PainRef(id=p.id, title=p.title, title_en=p.title_en)
                     for p in near]
             with self._lock:
                 self._neighbours[pid] = refs
@@ -170,7 +165,7 @@ class Catalog:
         out = []
         for r in c.risks.values():
             carriers = [
-                RiskCarrier(id=pp.id, title=pp.title, reason=link.reason, url=page_url(pp.id))
+                RiskCarrier(id=pp.id, title=pp.title, reason=link.reason)
                 for pp in c.painpoints for link in pp.risks if link.id == r.id
             ]
             out.append(RiskEntry(
