@@ -21,6 +21,7 @@ from tongdian.core.answers.models import (
     PainRef,
     PainUse,
     RiskCarrier,
+    SearchResponse,
     TypedAnswer,
 )
 from tongdian.core.search.catalog import Catalog
@@ -48,7 +49,12 @@ def answer_path(a: TypedAnswer) -> str:
 def with_links(obj: M) -> M:
     """Fill every ``url`` in ``obj`` (a model, or lists and dicts of them); returns ``obj``.
     Idempotent, so a cached answer served twice is filled twice with the same paths."""
-    if isinstance(obj, BaseModel):
+    if isinstance(obj, SearchResponse):  # on every search: only its typed answers carry links
+        for a in obj.answers:
+            a.url = answer_path(a)
+            for p in a.painpoints:
+                p.url = painpoint_path(p.id)
+    elif isinstance(obj, BaseModel):
         for name in type(obj).model_fields:
             with_links(getattr(obj, name))
         if isinstance(obj, TypedAnswer):
