@@ -1,30 +1,37 @@
-# Two commands do all the set-up on a fresh machine (see README):
-#   make run   - create .venv, install, build the index if needed, serve on 127.0.0.1:8000
+# Two commands do all the set-up on a fresh machine (see README and docs/install.md):
+#   make run   - create .venv, install (every feature), build the index if needed, serve
 #   make test  - create .venv with the test extras, run ruff and the whole test suite
+# Every install takes its versions from requirements/lock.txt (the tested set; `make lock`
+# renews it), so each machine runs what CI ran.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LOCK := requirements/lock.txt
+PIP := $(BIN)/pip install -q -c $(LOCK)
+# two workers on two cores: the suite's session fixtures are built once per worker,
+# and each worker has its own PostgreSQL database (tests/conftest.py)
+PYTEST_WORKERS ?= 2
 
-.PHONY: run test test-fast build lint eval bench ablate clean
+.PHONY: run test test-fast build vectors lock lint eval bench ablate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(PIP) -e '.[all]'
 	touch $@
 
 # torch first, pinned: its CPU wheel is on these machines; an unpinned torch pulls CUDA.
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[st,test]'
+	$(PIP) -e '.[all,st,test]'
 	touch $@
 
+# serve builds the index first when it is missing or stale (from the shipped vectors)
 run: $(VENV)/.installed
-	$(BIN)/tongdian build
 	$(BIN)/tongdian serve --host $(HOST) --port $(PORT)
 
 build: $(VENV)/.installed
@@ -32,12 +39,25 @@ build: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -rs -p no:cacheprovider -n $(PYTEST_WORKERS)
 
-# unit tests on a three-entry fixture corpus (under 30 s): no full index, server or browser
+# unit tests on a three-entry fixture corpus (under a minute): no full index, server or browser
 test-fast: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
+	$(BIN)/pytest -q -rs -p no:cacheprovider -m "not slow"
+
+# the shipped vector cache (tongdian/data/vectors.npz) for the corpus and the default model:
+# run after changing the corpus text or the model; embeds only what the file lacks
+vectors: $(VENV)/.installed
+	$(BIN)/python -m tongdian.core.search.vectors
+
+# renew the lock from pyproject.toml (newest versions the bounds allow; torch stays 2.13.0)
+lock: | $(BIN)/python
+	$(BIN)/pip install -q 'pip-tools>=7.4'
+	$(BIN)/pip-compile -q --extra all --extra st --extra test --extra lock \
+	  -c requirements/torch.txt --strip-extras --unsafe-package tongdian \
+	  --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+	  -o $(LOCK) pyproject.toml
 
 eval: $(VENV)/.installed
 	$(BIN)/tongdian eval ../shared/eval/dev_queries.jsonl

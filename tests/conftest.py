@@ -6,10 +6,13 @@ Every test that needs the full index (``engine``, built in about a minute) or th
 20-entry ``small_engine``, starts a server or drives a browser is marked ``slow``
 automatically. Tests that read ``../shared`` (the source report, the eval sets) carry the
 ``shared`` marker: they skip where it is absent, and the run's summary says how many ran.
+In CI (``CI=true``) a missing ``../shared`` or a skipped ``shared`` test fails the run:
+there a green run must have checked against the evaluation sets.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -30,6 +33,37 @@ SHARED = PROJECT_ROOT.parent / "shared"
 SLOW_FIXTURES = frozenset({"engine", "small_engine", "client", "small_client", "server"})
 
 
+def _database_per_worker() -> None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (``<db>_gw0``...):
+    the knowledge-base tests drop and recreate their tables, so two workers must never
+    share one. Runs at import, before ``tests/kbsupport.py`` reads the URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    url, worker = os.environ.get("TONGDIAN_TEST_PG_URL", ""), os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_{worker}"
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        if con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            con.execute(f'CREATE DATABASE "{name}"')
+    os.environ["TONGDIAN_TEST_PG_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
+
+
+_database_per_worker()
+
+#: In CI a test that needs ../shared must run: skipping it is a failure there.
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if IN_CI and not SHARED.is_dir():
+        raise pytest.UsageError(f"CI=true but {SHARED} is missing: the tests that check "
+                                "the evaluation sets and the source report cannot run")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
@@ -38,19 +72,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=f"needs {SHARED} (report and eval sets)"))
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
-    """Say how many of the tests that need ../shared really ran: a green run without them
-    proves less, and the reader should know."""
+def _shared_counts(terminalreporter) -> dict[str, int]:  # type: ignore[no-untyped-def]
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     for key in counts:
         counts[key] = len({rep.nodeid for rep in terminalreporter.stats.get(key, [])
                            if "shared" in getattr(rep, "keywords", {})})
-    total = sum(counts.values())
-    if total:
+    return counts
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    """Say how many of the tests that need ../shared really ran: a green run without them
+    proves less, and the reader should know. In CI a skipped one fails the run."""
+    counts = _shared_counts(terminalreporter)
+    if sum(counts.values()):
         terminalreporter.write_line(
             f"tests needing ../shared: {counts['passed']} passed, {counts['failed']} failed, "
             f"{counts['skipped']} skipped"
         )
+    if IN_CI and counts["skipped"]:
+        terminalreporter.write_line(
+            f"CI=true: {counts['skipped']} tests needing ../shared were skipped; failing the run",
+            red=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not IN_CI or getattr(session.config, "workerinput", None) is not None:
+        return  # an xdist worker: the controller judges the whole run
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and _shared_counts(reporter)["skipped"] and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

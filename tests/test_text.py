@@ -54,3 +54,8 @@ _TOK = Tokenizer()
 def test_tokens_never_fail_and_are_clean(s: str) -> None:
     for t in _TOK.tokens(s):
         assert t and t == t.strip() and t not in _TOK.stopwords
+
+
+def test_a_word_that_stems_to_a_stopword_is_dropped() -> None:
+    """Hypothesis found it: "ITS" stems to "it", a stop-word, and reached the index."""
+    assert "it" not in _TOK.tokens("ITS its branch")

@@ -54,6 +54,19 @@ def _engine(settings: Settings, rebuild: bool | None = None):  # type: ignore[no
         raise typer.Exit(2) from None
 
 
+def _require(extra: str) -> None:
+    """Exit 2 with the message naming the extra to install (no ImportError traceback)."""
+    from rich.markup import escape
+
+    from tongdian.extras import MissingExtra, require
+
+    try:
+        require(extra)
+    except MissingExtra as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}")  # escaped: '[mcp]' is not markup
+        raise typer.Exit(2) from None
+
+
 def _served_engine(settings: Settings):  # type: ignore[no-untyped-def]
     """The latest published revision of the knowledge base (the corpus until one is edited)."""
     from tongdian.core.stewardship.publish import open_served_engine
@@ -331,6 +344,7 @@ def mcp(
     else may reach stdout: messages go to stderr. The index is built first if it is missing
     or stale (progress on stderr), as ``serve`` does.
     """
+    _require("mcp")
     from tongdian.api.links import LinkedCatalog
     from tongdian.api.mcp_server import build_mcp_server
 

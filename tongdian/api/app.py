@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from tongdian.core.answers.permalinks import PermalinkStore
 from tongdian.core.config import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, Settings
 from tongdian.core.search.engine import Engine
+from tongdian.extras import MissingExtra, available
 
 from . import kbpages, pages
 from .auth import MCP_PATH, MachineAuthMiddleware, mcp_origins
-from .handlers import install_error_handlers
+from .handlers import error_response, install_error_handlers
 from .kbstate import Live, install_kb
 from .limits import LIMITS
 from .links import LinkedCatalog
-from .mcp_server import StatelessMCPEndpoint, build_mcp_server
 from .middleware import (
     MAX_BODY_BYTES,
     BodyLimitMiddleware,
@@ -62,13 +64,19 @@ def create_app(engine: Engine, settings: Settings | None = None,
     catalog = LinkedCatalog(engine)
     # the MCP server keeps what it is given: live references follow a published revision
     live = [(Live(engine), "engine"), (Live(catalog), "catalog")]
-    mcp = build_mcp_server(live[0][0], live[1][0], configured_url or None)  # type: ignore[arg-type]
-    mcp_endpoint = StatelessMCPEndpoint(mcp)
+    mcp: object | None = None
+    mcp_endpoint: object = _MissingMCP()
+    if available("mcp"):  # the mcp extra; without it /mcp answers 501 naming the extra
+        from .mcp_server import StatelessMCPEndpoint, build_mcp_server
+
+        mcp = build_mcp_server(live[0][0], live[1][0], configured_url or None)  # type: ignore[arg-type]
+        mcp_endpoint = StatelessMCPEndpoint(mcp)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # the MCP session manager's task group lives as long as the app
-        async with mcp_endpoint.running():
+        async with AsyncExitStack() as stack:
+            if mcp is not None:  # the MCP session manager's task group lives as long as the app
+                await stack.enter_async_context(mcp_endpoint.running())  # type: ignore[attr-defined]
             kb.start_following()
             try:
                 yield
@@ -112,7 +120,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.include_router(pages.router)
     app.include_router(kbpages.router)  # history, edit forms, feedback review
     # a plain route, not a mount: a mount would answer "/mcp" with a redirect to "/mcp/"
-    app.router.routes.append(Route(MCP_PATH, mcp_endpoint))
+    app.router.routes.append(Route(MCP_PATH, mcp_endpoint))  # type: ignore[arg-type]
     static_dir = Path(s.templates) / "static"
     app.state.static_dir = static_dir
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
@@ -124,6 +132,16 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HeadMiddleware)  # outermost: no HEAD answer carries a body, refusals included
     return app
+
+
+class _MissingMCP:
+    """``/mcp`` of a server installed without the mcp extra: every method answers 501
+    naming the extra (an ASGI app, so the route takes POST as MCP clients send it)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        resp = error_response(request, 501, str(MissingExtra("mcp")), {"extra": "mcp"})
+        await resp(scope, receive, send)
 
 
 def app_from_env() -> FastAPI:

@@ -18,6 +18,7 @@ from starlette.routing import Match, Mount
 from tongdian.core.answers.brief import NothingToBrief
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
 from tongdian.core.errors import NotFound, QueryError, UnknownFilter
+from tongdian.extras import MissingExtra
 
 from .auth import DIFY_PATH, is_machine_path
 from .errors import ApiError, DifyError
@@ -75,6 +76,11 @@ ZH_STATUS = {400: "请求有误", 404: "页面不存在", 405: "不支持的请�
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MissingExtra)
+    async def _missing_extra(request: Request, exc: MissingExtra) -> Response:
+        # installed without an optional feature: say which extra brings it, no traceback
+        return error_response(request, 501, str(exc), {"extra": exc.extra})
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         resp = error_response(request, exc.status, exc.error, exc.detail)

@@ -7,21 +7,21 @@ cookie the sign-in form sets, and then a CSRF token bound to that session in the
 the ``X-CSRF-Token`` header): a page on another site cannot make a signed-in browser post
 an edit. Without a configured token every write is refused: a 401, never a silent change.
 
-The session is stateless: a cookie ``name.expiry.nonce.signature`` signed with a key
-derived from the admin token, so changing the token signs everyone out.
+The session is stateless: the cookie is the signed-in name and a random nonce, signed and
+timestamped by itsdangerous with the admin token as the key (so changing the token signs
+everyone out) and refused after ``SESSION_SECONDS``. The CSRF token is itsdangerous's
+signature of that nonce under another salt: bound to one session, useless after sign-out.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
 from fastapi import Request, Response
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
 from .auth import key_matches
 from .errors import ApiError
@@ -45,39 +45,40 @@ def clean_author(name: str | None, default: str) -> str:
     return name or default
 
 
-def _key(token: str) -> bytes:
-    return hashlib.sha256(b"tongdian-session\0" + token.encode("utf-8")).digest()
+def _sessions(token: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(token, salt="tongdian-session",
+                                  signer_kwargs={"digest_method": hashlib.sha256})
 
 
-def _sign(token: str, payload: str) -> str:
-    return hmac.new(_key(token), payload.encode("utf-8"), hashlib.sha256).hexdigest()
+def _csrf(token: str) -> Signer:
+    return Signer(token, salt="tongdian-csrf", digest_method=hashlib.sha256)
 
 
-def make_cookie(token: str, name: str, now: float | None = None) -> str:
-    exp = int((now or time.time()) + SESSION_SECONDS)
-    who = base64.urlsafe_b64encode(name.encode("utf-8")).decode("ascii").rstrip("=")
-    payload = f"{who}.{exp}.{secrets.token_hex(8)}"
-    return f"{payload}.{_sign(token, payload)}"
+def make_cookie(token: str, name: str) -> str:
+    return _sessions(token).dumps({"name": name, "nonce": secrets.token_hex(8)})
 
 
 def read_session(token: str | None, cookie: str | None) -> Session | None:
-    if not token or not cookie or cookie.count(".") != 3:
-        return None
-    who, exp, nonce, sig = cookie.split(".")
-    payload = f"{who}.{exp}.{nonce}"
-    if not hmac.compare_digest(sig, _sign(token, payload)):
-        return None
-    if not exp.isdigit() or int(exp) < time.time():
+    """The session a cookie carries, or None: unsigned, altered, expired or malformed."""
+    if not token or not cookie:
         return None
     try:
-        name = base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode("utf-8")
-    except ValueError:
+        data = _sessions(token).loads(cookie, max_age=SESSION_SECONDS)
+    except BadSignature:  # also SignatureExpired
         return None
-    return Session(name, nonce)
+    if not (isinstance(data, dict) and isinstance(data.get("name"), str)
+            and isinstance(data.get("nonce"), str)):
+        return None
+    return Session(data["name"], data["nonce"])
 
 
 def csrf_token(token: str, session: Session) -> str:
-    return _sign(token, f"csrf:{session.nonce}")[:32]
+    return _csrf(token).get_signature(session.nonce).decode("ascii")
+
+
+def csrf_matches(token: str, session: Session, given: str) -> bool:
+    """Constant-time check of a form's CSRF token against the session's."""
+    return _csrf(token).verify_signature(session.nonce, given.encode("ascii", "replace"))
 
 
 def admin_token(request: Request) -> str | None:
@@ -104,7 +105,7 @@ def writer(request: Request, csrf: str | None = None) -> str:
     if s is None:
         raise ApiError(401, "sign in first (/admin/login) or send 'Authorization: Bearer <token>'")
     given_csrf = csrf or request.headers.get("x-csrf-token") or ""
-    if not hmac.compare_digest(given_csrf.encode(), csrf_token(token, s).encode()):
+    if not csrf_matches(token, s, given_csrf):
         raise ApiError(401, "missing or stale form token (CSRF): reload the page and try again")
     return clean_author(s.name, "admin")
 

@@ -258,7 +258,8 @@ async def send_feedback(request: Request) -> Response:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "form"
-        raise ApiError(422, f"invalid feedback: {where}: {first['msg'][:200]}") from None
+        fields = [{"loc": [str(x) for x in err["loc"]], "type": err["type"]} for err in e.errors()]
+        raise ApiError(422, f"invalid feedback: {where}: {first['msg'][:200]}", fields) from None
     await store_feedback(request, body)
     return page(request, "kb_thanks.html", _ctx(request, q=None, query=body.query,
                                                  back="/search?" + urlencode({"q": body.query})),

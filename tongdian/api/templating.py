@@ -8,6 +8,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
+from tongdian.extras import available
 
 from . import render
 from .handlers import ZH_STATUS
@@ -38,6 +39,7 @@ def make_templates(directory: Path) -> Jinja2Templates:
         max_query_chars=MAX_QUERY_CHARS,
         max_k=MAX_K,
         zh_status=ZH_STATUS,
+        has_extra=available,
     )
     env.filters["zh"] = render.zh_punct
     return Jinja2Templates(env=env)

@@ -1,15 +1,19 @@
-"""A small thread-safe LRU map, shared by the query-vector and the answer caches.
+"""A thread-safe LRU map, shared by the query-vector and the answer caches.
 
-``functools.lru_cache`` cannot be emptied per entry type or sized per instance from
-settings, and the server's threads read and write these caches concurrently.
+The eviction is ``cachetools.LRUCache``'s; this wrapper adds the lock that cachetools
+leaves to its caller (the server's threads read and write these caches concurrently) and
+keeps the small ``get``/``put``/``clear`` interface the engine and the embedders use.
+``functools.lru_cache`` does not fit: these caches are filled by batch code paths, not by
+calls of one function, and are sized per instance from settings.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
+
+from cachetools import LRUCache
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -22,26 +26,21 @@ class LRU(Generic[K, V]):
         if size < 1:
             raise ValueError("an LRU needs room for at least one item")
         self.size = size
-        self._d: OrderedDict[K, V] = OrderedDict()
+        self._d: LRUCache[K, V] = LRUCache(maxsize=size)
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
         with self._lock:
-            v = self._d.get(key)
-            if v is not None:
-                self._d.move_to_end(key)
-            return v
+            return self._d.get(key)
 
     def put(self, key: K, v: V) -> None:
         with self._lock:
             self._d[key] = v
-            self._d.move_to_end(key)
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
             self._d.clear()
 
     def __len__(self) -> int:
-        return len(self._d)
+        with self._lock:
+            return len(self._d)

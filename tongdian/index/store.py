@@ -25,7 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-FORMAT_VERSION = 7
+#: Bumped whenever what a build writes changes (tokens, features, fitting): an older index
+#: is rebuilt, and the shipped fit (core/fitted.py) no longer matches until regenerated.
+FORMAT_VERSION = 8
 
 
 class IndexStoreError(RuntimeError):

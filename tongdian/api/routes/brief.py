@@ -20,10 +20,10 @@ from starlette.exceptions import HTTPException
 
 from tongdian.core.answers import brief_pdf
 from tongdian.core.answers.brief import FIELD_CHARS, brief_markdown, build_brief
-from tongdian.core.answers.brief_docx import brief_docx
 from tongdian.core.answers.models import SearchResponse
 from tongdian.core.answers.permalinks import PermalinkStore
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS, Settings
+from tongdian.extras import require
 
 from ..bodies import ERRORS, NOT_FOUND, as_json, body_doc, parse_body
 from ..deps import CatalogDep, EngineDep, base_url, run_search
@@ -46,6 +46,8 @@ BRIEF_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERRORS, **NOT_FOUND,
     200: {"description": "the brief as a file (Markdown, DOCX or PDF)",
           "content": {m.split(";")[0]: {} for m in MEDIA.values()}},
+    501: {"model": ErrorBody, "description": "the format's extra (tongdian[pdf] or [docx]) "
+                                            "is not installed"},
     503: {"model": ErrorBody, "description": "the document could not be rendered now: "
           "WeasyPrint/pango missing (the message names what to install), every render "
           "worker busy (with Retry-After), or the render failed (crash, time or memory limit)"},
@@ -53,7 +55,14 @@ BRIEF_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 #: The renderers the worker processes run, by format (module-level functions: a worker
 #: imports them by name).
-RENDERERS = {"docx": brief_docx, "pdf": brief_pdf.brief_pdf}
+def _docx(b: dict[str, Any]) -> bytes:
+    """DOCX in a render worker; python-docx is imported there (the ``docx`` extra)."""
+    from tongdian.core.answers.brief_docx import brief_docx
+
+    return brief_docx(b)
+
+
+RENDERERS = {"docx": _docx, "pdf": brief_pdf.brief_pdf}
 
 
 def install_briefs(app: FastAPI, settings: Settings) -> RenderPool:
@@ -98,6 +107,7 @@ async def _render(request: Request, catalog: CatalogDep, r: SearchResponse,
     if body.format == "md":
         content: bytes = brief_markdown(b, brief_links(base_url(request))).encode()
     else:
+        require(body.format)  # MissingExtra -> 501 naming the extra (handlers.py)
         content = await _in_worker(request, body.format, b)
     # the file name carries only safe characters: the date field is user text
     stamp = re.sub(r"[^0-9A-Za-z-]", "", b["date"])[:20] or "brief"

@@ -133,8 +133,10 @@ class Tokenizer:
                 continue
             if not has_cjk(w):
                 for lw in _LATIN_WORD.findall(w):
-                    if lw not in self.stopwords:
-                        out.append(self.canonical.get(lw, stem.stemWord(lw)))
+                    t = self.canonical.get(lw, stem.stemWord(lw))
+                    # a word can stem to a stop-word ("its" -> "it"): drop both forms
+                    if lw not in self.stopwords and t not in self.stopwords:
+                        out.append(t)
                 continue
             if len(w) == 1 and w not in self.canonical:
                 continue

@@ -22,14 +22,17 @@ from tongdian.core.answers.ask import example_questions
 from tongdian.core.knowledge.corpus import Corpus
 from tongdian.core.knowledge.passages import Passage, PassageKind, corpus_passages, entry_document
 from tongdian.core.ranking.features import Evidence
+from tongdian.core.ranking.fitted import fit_key, load_fitted
 from tongdian.core.ranking.probe import Probes
 from tongdian.core.ranking.ranker import Ranker
 from tongdian.core.ranking.training import fit_ranker, probe_training, training_set
 from tongdian.core.reading.text import Tokenizer
+from tongdian.core.search.vectors import cached_embedder
 from tongdian.index.dense import Dense
 from tongdian.index.embedders import Embedder
 from tongdian.index.lexical import Lexical
 from tongdian.index.store import FORMAT_VERSION, IndexStoreError, Manifest, Store
+from tongdian.index.vcache import model_digest
 
 log = logging.getLogger(__name__)
 BATCH = 32
@@ -106,16 +109,24 @@ def build_index(
     step = on_step or (lambda s: log.info(s))
     tok = make_tokenizer(corpus)
     views = corpus_passages(corpus)
+    # the shipped vectors first: only text the cache does not hold is embedded (vectors.py)
+    embedder = cached_embedder(embedder, corpus, step)
     step(f"embedding {len(views)} views with {embedder.spec}")
     vecs = embed_passages(embedder, views, progress)
     oos = _embed(embedder, list(corpus.out_of_scope), True, "embed out-of-scope", progress)
     dense = Dense.build(vecs)
     lex_passages = Lexical.build([tok.tokens(v.text) for v in views])
     lex_entries = Lexical.build([tok.tokens(entry_document(pp)) for pp in corpus.painpoints])
-    step("fitting the probe and the ranker on held-out statements")
-    probes, probe_oof = probe_training(views, vecs, oos, len(corpus.painpoints))
-    evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes)
-    ranker = fit_ranker(training_set(corpus, views, vecs, evidence, progress, probe_oof))
+    shipped = load_fitted(fit_key(corpus, model_digest(embedder)))
+    if shipped is not None:  # the shipped corpus and model: the fit ships too (fitted.py)
+        step("the shipped fit matches this corpus and model: probes and ranker loaded")
+        probes, ranker = shipped
+        evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes)
+    else:
+        step("fitting the probe and the ranker on held-out statements")
+        probes, probe_oof = probe_training(views, vecs, oos, len(corpus.painpoints))
+        evidence = _evidence(corpus, views, dense, lex_passages, lex_entries, tok, oos, probes)
+        ranker = fit_ranker(training_set(corpus, views, vecs, evidence, progress, probe_oof))
     questions = example_questions(corpus)
     ask_vecs = _embed(embedder, questions, True, "embed example questions", progress)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,10 @@ from tongdian.index.revstore import RevisionRow, RevisionStore, open_store
 #: borderline answers: adding one example to P04 flipped one of the 40 in-scope queries of
 #: real_dev's tune half (0.725 → 0.700); 0.03 lets one query in forty flip, not two.
 GATE_MARGIN = 0.03
+#: The gate's own query set, shipped in the package so every install is gated: written
+#: for this project (never taken from the evaluation sets), each query labelled with its
+#: pain point, or none for an out-of-scope one.
+BUILTIN_GATE_SET = Path(str(files("tongdian.data").joinpath("gate.jsonl")))
 #: Revisions listed per page of history.
 HISTORY_PAGE = 100
 
@@ -45,7 +50,8 @@ class KBSettings(BaseSettings):
         "Without it every write is refused")
     gate_sets: Annotated[list[str], NoDecode] | None = Field(
         None, description="comma-separated eval files the quality gate runs ('file.jsonl' or "
-        "'file.jsonl#tune' for one half); default: the dev sets beside a checkout")
+        "'file.jsonl#tune' for one half; 'builtin' is the set shipped in the package); "
+        "default: the shipped set, plus the dev sets beside a checkout")
     gate_margin: float = Field(GATE_MARGIN, ge=0.0, le=1.0,
                                description="largest P@1 or rejection drop the gate accepts")
 
@@ -57,14 +63,15 @@ class KBSettings(BaseSettings):
         return v
 
     def resolved_gate_sets(self) -> list[str]:
-        """The configured sets, or the project's dev sets when running from a checkout."""
+        """The configured sets, or the shipped set plus the project's dev sets when running
+        from a checkout that has them (``../shared/eval``)."""
         if self.gate_sets is not None:
-            return list(self.gate_sets)
+            return [str(BUILTIN_GATE_SET) if s == "builtin" else s for s in self.gate_sets]
+        out = [str(BUILTIN_GATE_SET)]
         root = source_checkout()
         if root is None:
-            return []
+            return out
         ev = root.parent / "shared" / "eval"
-        out = []
         if (ev / "dev_queries.jsonl").is_file():
             out.append(str(ev / "dev_queries.jsonl"))
         if (ev / "real_dev.jsonl").is_file():
