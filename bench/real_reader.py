@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from tongdian.core.config import Settings
-from tongdian.core.engine import Engine
-from tongdian.core.evaluate import EvalQuery, load_queries, split_half
+from tongdian.core.evaluation.evaluate import EvalQuery, load_queries, split_half
+from tongdian.core.search.engine import Engine
 
 
 def _reader(x_views: np.ndarray, y_views: np.ndarray, x_real: np.ndarray, y_real: np.ndarray,

@@ -122,7 +122,7 @@ def settings(data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from tongdian.core.engine import Engine
+    from tongdian.core.search.engine import Engine
 
     return Engine.open(settings)
 
@@ -180,7 +180,7 @@ def small_settings(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def small_engine(small_settings: Settings):  # type: ignore[no-untyped-def]
-    from tongdian.core.engine import Engine
+    from tongdian.core.search.engine import Engine
 
     return Engine.open(small_settings)
 
@@ -198,6 +198,6 @@ def tiny_settings(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_settings: Settings):  # type: ignore[no-untyped-def]
-    from tongdian.core.engine import Engine
+    from tongdian.core.search.engine import Engine
 
     return Engine.open(tiny_settings)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tongdian.api.app import MAX_BODY_BYTES, create_app
 from tongdian.api.chat import chat_markdown, neutralise
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
-from tongdian.core.schema import RISK_IDS
+from tongdian.core.knowledge.schema import RISK_IDS
 
 IDS = [f"P{i:02d}" for i in range(1, 21)]
 BRANCHES = "网点太多，运营成本高"  # unambiguously P14

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import CORPUS, PROJECT_ROOT
-from tongdian.core.ask_eval import evaluate_ask, hit_at, is_ask_set, load_ask_set
-from tongdian.core.corpus import load_corpus
-from tongdian.core.references import find_mode_ordinal, find_references, zh_number
-from tongdian.core.spelling import Speller, confusable
-from tongdian.core.text import Tokenizer
+from tongdian.core.evaluation.ask_eval import evaluate_ask, hit_at, is_ask_set, load_ask_set
+from tongdian.core.knowledge.corpus import load_corpus
+from tongdian.core.knowledge.references import find_mode_ordinal, find_references, zh_number
+from tongdian.core.reading.spelling import Speller, confusable
+from tongdian.core.reading.text import Tokenizer
 
 IDS = [f"P{i:02d}" for i in range(1, 21)]
 ASK_DEV = PROJECT_ROOT / "bench" / "data" / "ask_dev.jsonl"
@@ -134,7 +134,7 @@ def test_a_comparison_puts_both_pain_points_first(tiny_engine) -> None:  # type:
 def test_a_risk_question_answers_with_the_risk(tiny_engine) -> None:  # type: ignore[no-untyped-def]
     r = tiny_engine.search("报告怎么看系统性风险")
     assert r.intent == "risk" and r.answers[0].id == "systemic"
-    assert r.answers[0].controls and r.answers[0].url == "/risks#systemic"
+    assert r.answers[0].controls  # its link is the web layer's (tests/test_links.py)
     assert r.message == "报告中的答案：系统性风险"
 
 
@@ -196,7 +196,7 @@ def test_a_typo_is_corrected_and_said(tiny_engine) -> None:  # type: ignore[no-u
 
 def test_a_long_note_with_a_typo_is_ranked_once_and_the_typo_still_said(tiny_engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from tongdian.core.config import MAX_NOTE_CHARS
-    from tongdian.core.engine import LONG_NOTE_CHARS
+    from tongdian.core.search.engine import LONG_NOTE_CHARS
 
     calls: list[str] = []
     inner = tiny_engine._search
@@ -229,8 +229,8 @@ def test_the_ask_set_is_recognised_and_covers_every_kind() -> None:
 
 
 def test_hit_at_k_needs_every_expected_item() -> None:
-    from tongdian.core.ask_eval import AskQuery
-    from tongdian.core.models import TypedAnswer
+    from tongdian.core.answers.models import TypedAnswer
+    from tongdian.core.evaluation.ask_eval import AskQuery
 
     def a(kind: str, i: str) -> TypedAnswer:
         return TypedAnswer(kind=kind, id=i, title=i, title_en=i, url="/", score=0, confidence=0.5,
@@ -282,8 +282,8 @@ def test_third_independent_ask_set_floor(engine) -> None:  # type: ignore[no-unt
 
 
 def test_a_broken_ask_file_names_the_file_and_field(corpus_copy) -> None:  # type: ignore[no-untyped-def]
-    from tongdian.core.ask import load_ask
-    from tongdian.core.corpus import CorpusError
+    from tongdian.core.answers.ask import load_ask
+    from tongdian.core.knowledge.corpus import CorpusError
 
     f = corpus_copy / "ask.yaml"
     f.write_text(f.read_text(encoding="utf-8").replace("  credit:\n", "  credti:\n", 1), encoding="utf-8")
@@ -293,7 +293,7 @@ def test_a_broken_ask_file_names_the_file_and_field(corpus_copy) -> None:  # typ
 
 
 def test_every_item_of_the_corpus_has_example_questions() -> None:
-    from tongdian.core.ask import load_ask
+    from tongdian.core.answers.ask import load_ask
 
     c = load_corpus(CORPUS)
     f = load_ask(c)
@@ -320,7 +320,7 @@ class _Counting:
 def test_the_index_stores_the_example_questions_so_opening_embeds_none(tiny_engine) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from tongdian.core.ask import Asker, example_questions
+    from tongdian.core.answers.ask import Asker, example_questions
 
     e = tiny_engine
     questions = example_questions(e.corpus)

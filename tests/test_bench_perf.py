@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tongdian.core.segment import split_segments
+from tongdian.core.reading.segment import split_segments
 from tongdian.index.dense import Dense
 
 #: The checkout this file belongs to (tests and benches run from one).

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tongdian.core.evaluate import EvalQuery
-from tongdian.core.report import load_sections
+from tongdian.core.evaluation.evaluate import EvalQuery
+from tongdian.core.knowledge.report import load_sections
 
 #: The checkout this file belongs to (tests and benches run from one).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

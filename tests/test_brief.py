@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.briefsupport import assert_cjk_drawn_in_shipped_font, fontconfig_file
+from tongdian.api.links import brief_links
 from tongdian.api.renderpool import RenderPool
-from tongdian.core.brief import DISCLAIMER, brief_markdown, build_brief
-from tongdian.core.brief_docx import CJK_FONT, brief_docx
-from tongdian.core.brief_pdf import _face_bytes, brief_pdf, pdf_missing, shipped_font
+from tongdian.core.answers.brief import DISCLAIMER, brief_markdown, build_brief
+from tongdian.core.answers.brief_docx import CJK_FONT, brief_docx
+from tongdian.core.answers.brief_pdf import _face_bytes, brief_pdf, pdf_missing, shipped_font
 
 CLIENT = "某城市商业银行"
 
@@ -51,7 +52,7 @@ def test_brief_data(brief) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_markdown(brief) -> None:  # type: ignore[no-untyped-def]
-    md = brief_markdown(brief, "http://tongdian.bank")
+    md = brief_markdown(brief, brief_links("http://tongdian.bank"))
     assert md.startswith("# 会前简报")
     assert f"客户：{CLIENT}" in md and "日期：2026-12-01" in md
     for p in brief["problems"]:
@@ -153,7 +154,7 @@ def test_shipped_font_is_the_simplified_chinese_face() -> None:
 
 def test_pdf_fetches_only_the_shipped_font() -> None:
     _needs_pdf()
-    from tongdian.core.brief_pdf import _weasy
+    from tongdian.core.answers.brief_pdf import _weasy
 
     fetcher = _weasy()[2]
     for url in ("http://example.com/font.woff", "file:///etc/passwd",
@@ -166,7 +167,7 @@ def test_pdf_fetches_only_the_shipped_font() -> None:
 
 
 def test_pdf_missing_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tongdian.core import brief_pdf as mod
+    from tongdian.core.answers import brief_pdf as mod
 
     monkeypatch.setitem(mod.NATIVE_LIBS, "pango", ("libno-such-pango.so.0",))
     mod.pdf_missing.cache_clear()
@@ -193,7 +194,7 @@ def test_control_characters_cannot_break_a_document(tiny_engine) -> None:  # typ
 
 
 def test_no_brief_without_a_match(tiny_engine) -> None:  # type: ignore[no-untyped-def]
-    from tongdian.core.brief import NothingToBrief
+    from tongdian.core.answers.brief import NothingToBrief
 
     r = tiny_engine.search("食堂的饭菜太咸了，能不能换个厨师", 3)
     assert not r.matched
@@ -207,7 +208,7 @@ def test_no_brief_without_a_match(tiny_engine) -> None:  # type: ignore[no-untyp
     ("https://tongdian.bank.example", True), ("http://10.2.3.4:8000", True),
 ])
 def test_links_only_where_a_reader_elsewhere_can_open_them(brief, base: str, linked: bool) -> None:  # type: ignore[no-untyped-def]
-    md = brief_markdown(brief, base)
+    md = brief_markdown(brief, brief_links(base))
     assert ("详情：" in md) is linked
     assert "127.0.0.1" not in md and "localhost" not in md
 
@@ -231,8 +232,8 @@ def test_evidence_is_labelled_for_what_it_is(brief) -> None:  # type: ignore[no-
 
 
 def test_a_long_note_is_described_by_its_problems_not_its_first_lines() -> None:
-    from tongdian.core.brief import QUOTE_CHARS, cut, describe
-    from tongdian.core.models import SearchResponse
+    from tongdian.core.answers.brief import QUOTE_CHARS, cut, describe
+    from tongdian.core.answers.models import SearchResponse
 
     opening = "参会人员：副行长、零售部总经理、科技部总经理。双方寒暄后介绍了党校培训的安排。" * 8
     problem = "我们的网点越来越冷清，一家网点一年的租金和人工要好几百万。"
@@ -249,7 +250,7 @@ def test_a_long_note_is_described_by_its_problems_not_its_first_lines() -> None:
 
 
 def _seg(text: str, pid: str | None, problem: bool):  # type: ignore[no-untyped-def]
-    from tongdian.core.models import Segment
+    from tongdian.core.answers.models import Segment
 
     return Segment(text=text, matched=problem, id=pid, title=None, confidence=0.9 if problem else 0.0,
                    problem=problem)
@@ -262,7 +263,7 @@ def _result(pid: str, segment: str):  # type: ignore[no-untyped-def]
 
 
 def test_passages_drop_headings_and_speakers() -> None:
-    from tongdian.core.brief import _passage_text
+    from tongdian.core.answers.brief import _passage_text
 
     assert _passage_text("三、老旧的核心系统。\n核心系统已经用了将近二十年") == "核心系统已经用了将近二十年"
     assert _passage_text("总经理坦言，现在拉一笔存款比放一笔贷款还难") == "现在拉一笔存款比放一笔贷款还难"

@@ -31,7 +31,7 @@ from mcp_types import TextResourceContents
 from tongdian.api.app import create_app
 from tongdian.api.chat import chat_markdown
 from tongdian.core.config import Settings
-from tongdian.core.engine import Engine
+from tongdian.core.search.engine import Engine
 
 pytestmark = [pytest.mark.slow]
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from tests.conftest import CORPUS, DEV_SET, SEED
-from tongdian.core.corpus import CorpusError, load_corpus
-from tongdian.core.report import load_sections
-from tongdian.core.schema import RISK_IDS
-from tongdian.core.text import normalize
+from tongdian.core.knowledge.corpus import CorpusError, load_corpus
+from tongdian.core.knowledge.report import load_sections
+from tongdian.core.knowledge.schema import RISK_IDS
+from tongdian.core.reading.text import normalize
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,13 @@ from fastapi.testclient import TestClient
 
 from tongdian.api.app import create_app
 from tongdian.core.config import KEEP_ALIVE_SECONDS, Settings
-from tongdian.core.kb import KBSettings
-from tongdian.core.publish import INTERRUPTED, open_served_engine, publish_state, revision_dir
+from tongdian.core.stewardship.kb import KBSettings
+from tongdian.core.stewardship.publish import (
+    INTERRUPTED,
+    open_served_engine,
+    publish_state,
+    revision_dir,
+)
 from tongdian.index.revstore import open_store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -47,10 +52,10 @@ TOKEN = "s3cret-admin-token"
 CRASH_SCRIPT = r"""
 import os, signal, sys
 from pathlib import Path
-from tongdian.core import publish
+from tongdian.core.stewardship import publish
 from tongdian.core.config import Settings
-from tongdian.core.engine import Engine
-from tongdian.core.kb import KBSettings, KnowledgeBase
+from tongdian.core.search.engine import Engine
+from tongdian.core.stewardship.kb import KBSettings, KnowledgeBase
 
 point, corpus, data, url, gate = sys.argv[1:6]
 settings = Settings(corpus=Path(corpus), data=Path(data))
@@ -151,7 +156,7 @@ def test_a_publish_killed_after_it_was_recorded_is_served_after_the_restart(
 
 def test_a_running_publish_is_not_taken_for_an_interrupted_one(crash_env: tuple[Settings, str]) -> None:
     """Another worker starting while this process publishes must leave its build alone."""
-    from tongdian.core.publish import _this_process, recover
+    from tongdian.core.stewardship.publish import _this_process, recover
     from tongdian.index.revstore import now
 
     settings, url = crash_env
@@ -310,7 +315,7 @@ def test_head_on_a_real_server(live: Live) -> None:
 def test_a_build_on_another_host_is_interrupted_only_once_stale(crash_env: tuple[Settings, str]) -> None:
     """Replicas sharing PostgreSQL: a publish started on another host cannot be checked by
     pid, so it counts as interrupted only after STALE_PUBLISH_SECONDS."""
-    from tongdian.core.publish import STALE_PUBLISH_SECONDS, recover
+    from tongdian.core.stewardship.publish import STALE_PUBLISH_SECONDS, recover
 
     settings, url = crash_env
     store = open_store(url, Path("/unused"))

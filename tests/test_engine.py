@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import DEV_SET, REAL_DEV
 from tongdian.core.config import MAX_QUERY_CHARS
-from tongdian.core.engine import Engine, QueryError
-from tongdian.core.evaluate import Prediction, evaluate, load_queries, split_half
+from tongdian.core.evaluation.evaluate import Prediction, evaluate, load_queries, split_half
+from tongdian.core.search.engine import Engine, QueryError
 
 
 def top(engine: Engine, q: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tongdian.core.evaluate import EvalQuery, Prediction, evaluate, load_queries
+from tongdian.core.evaluation.evaluate import EvalQuery, Prediction, evaluate, load_queries
 
 Q = [
     EvalQuery(id="a", query="q1", primary=["P01"], secondary=["P02"], style="paraphrase"),

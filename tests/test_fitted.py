@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tongdian.core import fitted
-from tongdian.core.build import build_index
-from tongdian.core.corpus import load_corpus
+from tongdian.core.knowledge.corpus import load_corpus
+from tongdian.core.ranking import fitted
+from tongdian.core.search.build import build_index
 from tongdian.index.embedders import make_embedder
 from tongdian.index.store import Store
 from tongdian.index.vcache import model_digest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tongdian.core.framing import MENTION_OVERRIDE, framing_cue
+from tongdian.core.reading.framing import MENTION_OVERRIDE, framing_cue
 
 
 @pytest.mark.parametrize("text", [

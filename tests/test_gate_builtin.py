@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from tests.conftest import CORPUS
 from tests.kbsupport import db_url  # noqa: F401  (fixture)
-from tongdian.core import kb as kbmod
-from tongdian.core.corpus import load_corpus
-from tongdian.core.evaluate import load_queries, split_half
-from tongdian.core.kb import BUILTIN_GATE_SET, KBSettings
+from tongdian.core.evaluation.evaluate import load_queries, split_half
+from tongdian.core.knowledge.corpus import load_corpus
+from tongdian.core.stewardship import kb as kbmod
+from tongdian.core.stewardship.kb import BUILTIN_GATE_SET, KBSettings
 
 
 def test_the_shipped_set_covers_every_pain_point_in_several_styles() -> None:

@@ -28,7 +28,6 @@ from fastapi.testclient import TestClient
 
 from tests.kbsupport import db_url  # noqa: F401  (fixture)
 from tongdian.api.app import create_app
-from tongdian.core import feedback as fb
 from tongdian.core.config import (
     FEEDBACK_PER_QUERY,
     MAX_BODY_BYTES,
@@ -36,6 +35,7 @@ from tongdian.core.config import (
     MAX_QUERY_CHARS,
     Settings,
 )
+from tongdian.core.stewardship import feedback as fb
 from tongdian.index.revstore import open_store
 
 TOKEN = "s3cret-admin-token"

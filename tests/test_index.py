@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tongdian.core import build as build_mod
 from tongdian.core.config import Settings
-from tongdian.core.corpus import CorpusError, load_corpus
-from tongdian.core.engine import Engine
+from tongdian.core.knowledge.corpus import CorpusError, load_corpus
+from tongdian.core.search import build as build_mod
+from tongdian.core.search.engine import Engine
 from tongdian.index.embedders import EmbedderError, SentenceTransformerEmbedder, make_embedder
 from tongdian.index.store import IndexStoreError, Store
 

@@ -9,10 +9,10 @@ import pytest
 
 from tests.conftest import CORPUS
 from tests.kbsupport import db_url  # noqa: F401  (fixture)
-from tongdian.core import kbedit
-from tongdian.core.corpus import load_corpus
-from tongdian.core.kb import KnowledgeBase
-from tongdian.core.kbedit import EditError
+from tongdian.core.knowledge.corpus import load_corpus
+from tongdian.core.stewardship import kbedit
+from tongdian.core.stewardship.kb import KnowledgeBase
+from tongdian.core.stewardship.kbedit import EditError
 from tongdian.index.revstore import RevisionConflict, open_store
 
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from tests.kbsupport import db_url  # noqa: F401  (fixture)
 from tongdian.api.app import create_app
 from tongdian.core.config import Settings
-from tongdian.core.publish import open_served_engine
+from tongdian.core.stewardship.publish import open_served_engine
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "X-Tongdian-Author": "wang.li"}
@@ -201,7 +201,7 @@ def test_a_restart_imports_corpus_changes_only_when_nobody_edited(
         db_url: str, tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     import shutil
 
-    from tongdian.core.kb import KnowledgeBase
+    from tongdian.core.stewardship.kb import KnowledgeBase
 
     monkeypatch.setenv("TONGDIAN_DB_URL", db_url)
     corpus = tmp_path / "corpus"

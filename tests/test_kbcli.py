@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from tests.kbsupport import db_url  # noqa: F401  (fixture)
 from tongdian.cli import app
 from tongdian.core.config import Settings
-from tongdian.core.evaluate import load_queries
-from tongdian.core.kb import KnowledgeBase
+from tongdian.core.evaluation.evaluate import load_queries
+from tongdian.core.stewardship.kb import KnowledgeBase
 
 
 def test_export_edit_import_and_feedback_export(db_url: str, tiny_corpus: Path, tmp_path: Path,  # noqa: F811

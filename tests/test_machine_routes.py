@@ -22,7 +22,7 @@ from tongdian.api.app import create_app
 from tongdian.api.auth import bearer_token, local_call
 from tongdian.api.routes.dify import _one
 from tongdian.core.config import MAX_QUERY_CHARS, Settings, settings_env
-from tongdian.core.engine import Engine
+from tongdian.core.search.engine import Engine
 
 DEPOSITS = "存款越来越难拉，都跑去余额宝了"  # P02 in the tiny corpus
 NOISE = "今天天气不错，我们去爬山吧"

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import CORPUS, PROJECT_ROOT, SHARED
-from tongdian.core.corpus import load_corpus
-from tongdian.core.engine import Engine
+from tongdian.core.knowledge.corpus import load_corpus
+from tongdian.core.search.engine import Engine
 
 pytestmark = pytest.mark.shared
 
@@ -53,7 +53,7 @@ ASK_INDEP3 = PROJECT_ROOT / "bench" / "data" / "ask_indep3.jsonl"
 
 def _ask_questions() -> list[str]:
     """The corpus's example questions about the report (``corpus/ask.yaml``)."""
-    from tongdian.core.ask import load_ask
+    from tongdian.core.answers.ask import load_ask
 
     f = load_ask(load_corpus(CORPUS))
     return [q for section in (f.risks, f.technologies, f.cooperation, f.cases)

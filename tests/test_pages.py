@@ -564,7 +564,7 @@ def test_readme_is_short_and_its_links_resolve() -> None:
 
 def test_readme_configuration_table_names_every_setting() -> None:
     from tongdian.core.config import Settings
-    from tongdian.core.kb import KBSettings
+    from tongdian.core.stewardship.kb import KBSettings
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     names = {f"TONGDIAN_{n.upper()}" for m in (Settings, KBSettings) for n in m.model_fields}

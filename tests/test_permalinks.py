@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tongdian.core.answers.models import SearchResponse
+from tongdian.core.answers.permalinks import DAY, KEY_CHARS, PermalinkStore, result_key
 from tongdian.core.errors import NotFound
-from tongdian.core.models import SearchResponse
-from tongdian.core.permalinks import DAY, KEY_CHARS, PermalinkStore, result_key
 
 
 def _answer(q: str) -> SearchResponse:

@@ -26,13 +26,13 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from tongdian.core.build import make_tokenizer
+from tongdian.core.answers.models import SearchResponse
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
-from tongdian.core.corpus import load_corpus
-from tongdian.core.engine import QueryError
-from tongdian.core.models import SearchResponse
-from tongdian.core.segment import MAX_SEGMENTS
-from tongdian.core.text import Tokenizer, normalize
+from tongdian.core.knowledge.corpus import load_corpus
+from tongdian.core.reading.segment import MAX_SEGMENTS
+from tongdian.core.reading.text import Tokenizer, normalize
+from tongdian.core.search.build import make_tokenizer
+from tongdian.core.search.engine import QueryError
 
 #: The checkout this file belongs to (tests and benches run from one).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tongdian.core.features import _top
+from tongdian.core.ranking.features import _top
 
 
 def test_top_returns_the_n_largest_in_any_order() -> None:

@@ -27,7 +27,7 @@ from tests import briefsupport
 from tongdian.api.app import create_app
 from tongdian.api.renderpool import RenderBusy, RenderFailed, RenderPool
 from tongdian.api.routes import brief as brief_route
-from tongdian.core import brief_pdf
+from tongdian.core.answers import brief_pdf
 
 QUERY = "好资产太难找了，钱贷不出去；同时存款越来越难拉，都跑去理财了"
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tongdian.core.segment import MAX_SEGMENTS, clean, comma_pieces, split_segments, split_text
+from tongdian.core.reading.segment import (
+    MAX_SEGMENTS,
+    clean,
+    comma_pieces,
+    split_segments,
+    split_text,
+)
 
 
 def test_two_concerns_joined_by_a_comma_and_also() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tongdian.core.text import Tokenizer, normalize
+from tongdian.core.reading.text import Tokenizer, normalize
 
 
 def test_nfkc_width_case_and_space() -> None:

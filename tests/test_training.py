@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tongdian.core.engine import Engine
-from tongdian.core.passages import EXAMPLE_KINDS
-from tongdian.core.training import THRESHOLD_BOUNDS, pick_threshold, training_set
+from tongdian.core.knowledge.passages import EXAMPLE_KINDS
+from tongdian.core.ranking.training import THRESHOLD_BOUNDS, pick_threshold, training_set
+from tongdian.core.search.engine import Engine
 
 
 @pytest.mark.parametrize(("p", "f", "rejected"), [

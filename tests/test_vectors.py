@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import CORPUS
-from tongdian.core import vectors
-from tongdian.core.build import build_index
-from tongdian.core.corpus import load_corpus
+from tongdian.core.knowledge.corpus import load_corpus
+from tongdian.core.search import vectors
+from tongdian.core.search.build import build_index
 from tongdian.index.embedders import make_embedder
 from tongdian.index.store import Store
 from tongdian.index.vcache import CachedEmbedder, VectorCache, model_digest

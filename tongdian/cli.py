@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tongdian.core.answers.models import SearchResponse
 from tongdian.core.config import Settings, settings_env
-from tongdian.core.corpus import CorpusError, load_corpus
-from tongdian.core.models import SearchResponse
+from tongdian.core.knowledge.corpus import CorpusError, load_corpus
 from tongdian.index.embedders import EmbedderError
 from tongdian.index.store import IndexStoreError
 from tongdian.kbcli import feedback_app, revisions_app
@@ -44,7 +44,7 @@ def _settings(embedder: str | None, corpus: Path | None, data: Path | None) -> S
 
 
 def _engine(settings: Settings, rebuild: bool | None = None):  # type: ignore[no-untyped-def]
-    from tongdian.core.engine import Engine
+    from tongdian.core.search.engine import Engine
 
     try:
         return Engine.open(settings, rebuild=rebuild, progress=sys.stderr.isatty(),
@@ -69,7 +69,7 @@ def _require(extra: str) -> None:
 
 def _served_engine(settings: Settings):  # type: ignore[no-untyped-def]
     """The latest published revision of the knowledge base (the corpus until one is edited)."""
-    from tongdian.core.publish import open_served_engine
+    from tongdian.core.stewardship.publish import open_served_engine
     from tongdian.index.revstore import RevisionStoreError
 
     try:
@@ -84,7 +84,7 @@ def _served_engine(settings: Settings):  # type: ignore[no-untyped-def]
 def validate(corpus: CorpusOpt = None) -> None:
     """Check every corpus file; exit 2 naming the file and field if one is wrong."""
     root = corpus or Settings().corpus
-    from tongdian.core.ask import load_ask
+    from tongdian.core.answers.ask import load_ask
 
     try:
         c = load_corpus(root)
@@ -177,11 +177,12 @@ def search(
     data: DataOpt = None,
 ) -> None:
     """Find the pain points a free-text problem describes."""
-    from tongdian.core.engine import QueryError
+    from tongdian.api.links import with_links
+    from tongdian.core.search.engine import QueryError
 
     eng = _engine(_settings(embedder, corpus, data))
     try:
-        r = eng.search(query, k=k)
+        r = with_links(eng.search(query, k=k))
     except QueryError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
@@ -205,8 +206,8 @@ def eval_(
 ) -> None:
     """P@1, ok@1, hit@3, MRR, English P@1, out-of-scope handling, each with its bootstrap 95%
     interval, per style; ``--failures`` adds the misses and the confusion between neighbours."""
-    from tongdian.core.ask_eval import is_ask_set
-    from tongdian.core.evaluate import Prediction, evaluate, load_queries, split_half
+    from tongdian.core.evaluation.ask_eval import is_ask_set
+    from tongdian.core.evaluation.evaluate import Prediction, evaluate, load_queries, split_half
 
     file = files[0]
     name = " + ".join(f.name for f in files)
@@ -272,7 +273,7 @@ def eval_(
 
 def _eval_ask(file: Path, as_json: bool, failures: bool, settings: Settings) -> None:
     """hit@1 / hit@3 of the expected typed item among ``answers``, per kind and form."""
-    from tongdian.core.ask_eval import evaluate_ask, load_ask_set
+    from tongdian.core.evaluation.ask_eval import evaluate_ask, load_ask_set
 
     qs = load_ask_set(file)
     eng = _engine(settings)
@@ -344,11 +345,11 @@ def mcp(
     or stale (progress on stderr), as ``serve`` does.
     """
     _require("mcp")
+    from tongdian.api.links import LinkedCatalog
     from tongdian.api.mcp_server import build_mcp_server
-    from tongdian.core.catalog import Catalog
 
     eng = _engine(_settings(embedder, corpus, data))  # builds only if missing or stale
-    server = build_mcp_server(eng, Catalog(eng), os.environ.get("TONGDIAN_PUBLIC_URL") or None)
+    server = build_mcp_server(eng, LinkedCatalog(eng), os.environ.get("TONGDIAN_PUBLIC_URL") or None)
     err.print("tongdian MCP server on stdio: tools search_painpoints, get_painpoint, ask, "
               "list_risks, list_technologies")
     server.run("stdio")

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 
 from tongdian.core.config import Settings
-from tongdian.core.kb import KBSettings, KnowledgeBase
-from tongdian.core.kbedit import EditError, EntryMissing
+from tongdian.core.stewardship.kb import KBSettings, KnowledgeBase
+from tongdian.core.stewardship.kbedit import EditError, EntryMissing
 from tongdian.index.revstore import RevisionStoreError
 
 revisions_app = typer.Typer(help="History of the knowledge base: list, show, export, import, "
@@ -136,7 +136,7 @@ def publish(revision: Annotated[str, typer.Argument(help="number or 'head'")] = 
 
 
 def _publish(s: Settings, kb: KnowledgeBase, rid: int, author: str, override: bool) -> None:
-    from tongdian.core.publish import Publisher, open_served_engine
+    from tongdian.core.stewardship.publish import Publisher, open_served_engine
 
     engine, _ = open_served_engine(s, on_step=lambda m: err.print(f"[dim]{m}[/dim]"))
     holder = {"engine": engine}
@@ -163,7 +163,7 @@ def feedback_export(file: Annotated[Path, typer.Argument(help="the eval .jsonl t
                     status: Annotated[str | None, typer.Option(
                         help="only 'open' or 'accepted' corrections (default: all but rejected)")] = None) -> None:
     """Corrections as an eval file: score any revision with `tongdian eval FILE`."""
-    from tongdian.core.feedback import export_eval
+    from tongdian.core.stewardship.feedback import export_eval
 
     try:
         _, kb = _kb()

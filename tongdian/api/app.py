@@ -19,10 +19,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from tongdian.core.catalog import Catalog
+from tongdian.core.answers.permalinks import PermalinkStore
 from tongdian.core.config import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, Settings
-from tongdian.core.engine import Engine
-from tongdian.core.permalinks import PermalinkStore
+from tongdian.core.search.engine import Engine
 from tongdian.extras import MissingExtra, available
 
 from . import kbpages, pages
@@ -30,6 +29,7 @@ from .auth import MCP_PATH, MachineAuthMiddleware, mcp_origins
 from .handlers import error_response, install_error_handlers
 from .kbstate import Live, install_kb
 from .limits import LIMITS
+from .links import LinkedCatalog
 from .middleware import (
     MAX_BODY_BYTES,
     BodyLimitMiddleware,
@@ -61,7 +61,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
     s = settings or Settings()
     keys = s.machine_keys()  # read now: a missing keys file must stop start-up, not a request
     configured_url = (public_url or os.environ.get("TONGDIAN_PUBLIC_URL") or "").rstrip("/")
-    catalog = Catalog(engine)
+    catalog = LinkedCatalog(engine)
     # the MCP server keeps what it is given: live references follow a published revision
     live = [(Live(engine), "engine"), (Live(catalog), "catalog")]
     mcp: object | None = None
@@ -147,7 +147,7 @@ class _MissingMCP:
 def app_from_env() -> FastAPI:
     """A worker's app: settings from ``TONGDIAN_*``, the index opened read-only (never built
     here: the parent process built it, and N workers must not race to build it again)."""
-    from tongdian.core.publish import open_served_engine
+    from tongdian.core.stewardship.publish import open_served_engine
 
     s = Settings()
     engine, revision = open_served_engine(s, rebuild=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from tongdian.core.models import SearchResponse
+from tongdian.core.answers.models import SearchResponse
 
 from .render import STRONG_CONFIDENCE, percent, zh_punct
 from .typed import corrections_line, typed_lines

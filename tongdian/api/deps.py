@@ -10,13 +10,14 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
 
-from tongdian.core.catalog import Catalog
+from tongdian.core.answers.models import SearchResponse
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
-from tongdian.core.engine import Engine
 from tongdian.core.errors import QueryError
-from tongdian.core.models import SearchResponse
+from tongdian.core.search.catalog import Catalog
+from tongdian.core.search.engine import Engine
 
 from .errors import ApiError, query_status
+from .links import with_links
 
 
 def get_engine(request: Request) -> Engine:
@@ -63,9 +64,10 @@ def _limiter() -> anyio.CapacityLimiter:
 async def search_off_loop(engine: Engine, q: object, k: int,
                           max_chars: int = MAX_QUERY_CHARS) -> SearchResponse:
     """``engine.search`` in a worker thread under the per-loop limiter; ``QueryError`` is
-    left to the caller, which knows its client's error dialect (HTTP, Dify, MCP)."""
-    return await anyio.to_thread.run_sync(engine.search, q, k, max_chars,  # type: ignore[arg-type]
-                                          limiter=_limiter())
+    left to the caller (links filled: every adapter serves it), which knows its client's error dialect (HTTP, Dify, MCP)."""
+    r = await anyio.to_thread.run_sync(engine.search, q, k, max_chars,  # type: ignore[arg-type]
+                                       limiter=_limiter())
+    return with_links(r)
 
 
 async def run_search(engine: Engine, q: object, k: int,

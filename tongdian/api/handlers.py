@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Mount
 
-from tongdian.core.brief import NothingToBrief
+from tongdian.core.answers.brief import NothingToBrief
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
 from tongdian.core.errors import NotFound, QueryError, UnknownFilter
 from tongdian.extras import MissingExtra

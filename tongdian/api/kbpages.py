@@ -15,9 +15,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from tongdian.core import feedback as fb
-from tongdian.core import kbedit
-from tongdian.core.kbedit import EditError
+from tongdian.core.stewardship import feedback as fb
+from tongdian.core.stewardship import kbedit
+from tongdian.core.stewardship.kbedit import EditError
 
 from . import kbauth
 from .auth import key_matches

@@ -18,12 +18,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from tongdian.core.catalog import Catalog
 from tongdian.core.config import Settings
-from tongdian.core.engine import Engine
-from tongdian.core.kb import KBSettings, KnowledgeBase
-from tongdian.core.publish import Publisher, build_revision_engine, recover
+from tongdian.core.search.engine import Engine
+from tongdian.core.stewardship.kb import KBSettings, KnowledgeBase
+from tongdian.core.stewardship.publish import Publisher, build_revision_engine, recover
 from tongdian.index.revstore import RevisionConflict, RevisionStoreError
+
+from .links import LinkedCatalog
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class KBState:
 
     def swap(self, engine: Engine, revision: int) -> None:
         """Serve ``engine`` from now on: the catalog is built first, then both pointers move."""
-        catalog = Catalog(engine)
+        catalog = LinkedCatalog(engine)
         self.app.state.engine = engine
         self.app.state.catalog = catalog
         for ref, attr in self.live:
@@ -103,7 +104,7 @@ class KBState:
     def follow_once(self) -> bool:
         """Load the published revision if it is newer than ours; True if we swapped."""
         if self._kb is None:
-            from tongdian.core.kb import kb_exists
+            from tongdian.core.stewardship.kb import kb_exists
 
             if not kb_exists(self.settings, self.kbs):
                 return False

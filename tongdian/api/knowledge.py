@@ -9,7 +9,7 @@ pain point reads the same wherever a chat tool meets it.
 
 from __future__ import annotations
 
-from tongdian.core.models import ApproachOut, PainPointHeader, RiskOut
+from tongdian.core.answers.models import ApproachOut, PainPointHeader, RiskOut
 
 from .render import zh_punct
 

@@ -37,16 +37,16 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from tongdian.core.catalog import Catalog
-from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
-from tongdian.core.engine import Engine
-from tongdian.core.errors import NotFound, QueryError
-from tongdian.core.models import (
+from tongdian.core.answers.models import (
     PainPointDetail,
     RiskList,
     SearchResponse,
     TechnologyList,
 )
+from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
+from tongdian.core.errors import NotFound, QueryError
+from tongdian.core.search.catalog import Catalog
+from tongdian.core.search.engine import Engine
 
 from .auth import MCP_PATH
 from .chat import chat_markdown

@@ -17,17 +17,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from tongdian.core.brief import brief_markdown, build_brief, detailed
-from tongdian.core.catalog import Catalog
+from tongdian.core.answers.brief import brief_markdown, build_brief, detailed
+from tongdian.core.answers.models import SearchResponse
+from tongdian.core.answers.permalinks import PermalinkStore
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS
-from tongdian.core.engine import Engine
-from tongdian.core.models import SearchResponse
-from tongdian.core.permalinks import PermalinkStore
+from tongdian.core.search.catalog import Catalog
+from tongdian.core.search.engine import Engine
 
 from .deps import CatalogDep, EngineDep, base_url, run_search
 from .errors import ApiError
 from .handlers import served_count
 from .heatmap import heatmap_svg
+from .links import brief_links
 from .messages import is_english, page_message
 from .render import took_label
 
@@ -164,7 +165,7 @@ def _result_ctx(request: Request, catalog: Catalog, r: SearchResponse, k: int,
                framing=sum(1 for s in r.segments if not s.problem))
     if shown:
         brief = build_brief(r, catalog.engine.corpus)
-        ctx["markdown"] = brief_markdown(brief, base_url(request))
+        ctx["markdown"] = brief_markdown(brief, brief_links(base_url(request)))
     return ctx
 
 

@@ -1,5 +1,5 @@
 """Bodies of the JSON API's requests (and the chat envelope); every answer's shape is
-``tongdian.core.models``, shared with the pages and the CLI.
+``tongdian.core.answers.models``, shared with the pages and the CLI.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from tongdian.core.answers.models import SearchResponse
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
-from tongdian.core.models import SearchResponse
 
 
 class ErrorBody(BaseModel):

@@ -8,7 +8,7 @@ from the corpus; the user's own text is never echoed (the callers quote it, neut
 
 from __future__ import annotations
 
-from tongdian.core.models import SearchResponse, TypedAnswer
+from tongdian.core.answers.models import SearchResponse, TypedAnswer
 
 from .errors import ApiError
 from .render import zh_punct

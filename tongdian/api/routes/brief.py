@@ -18,16 +18,17 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from tongdian.core import brief_pdf
-from tongdian.core.brief import FIELD_CHARS, brief_markdown, build_brief
+from tongdian.core.answers import brief_pdf
+from tongdian.core.answers.brief import FIELD_CHARS, brief_markdown, build_brief
+from tongdian.core.answers.models import SearchResponse
+from tongdian.core.answers.permalinks import PermalinkStore
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS, Settings
-from tongdian.core.models import SearchResponse
-from tongdian.core.permalinks import PermalinkStore
 from tongdian.extras import require
 
 from ..bodies import ERRORS, NOT_FOUND, as_json, body_doc, parse_body
 from ..deps import CatalogDep, EngineDep, base_url, run_search
 from ..errors import ApiError
+from ..links import brief_links
 from ..renderpool import RenderBusy, RenderFailed, RenderPool
 from ..schemas import ErrorBody
 
@@ -56,7 +57,7 @@ BRIEF_RESPONSES: dict[int | str, dict[str, Any]] = {
 #: imports them by name).
 def _docx(b: dict[str, Any]) -> bytes:
     """DOCX in a render worker; python-docx is imported there (the ``docx`` extra)."""
-    from tongdian.core.brief_docx import brief_docx
+    from tongdian.core.answers.brief_docx import brief_docx
 
     return brief_docx(b)
 
@@ -104,7 +105,7 @@ async def _render(request: Request, catalog: CatalogDep, r: SearchResponse,
     b = build_brief(r, catalog.engine.corpus, title=body.title, client=body.client,
                     date=body.date)
     if body.format == "md":
-        content: bytes = brief_markdown(b, base_url(request)).encode()
+        content: bytes = brief_markdown(b, brief_links(base_url(request))).encode()
     else:
         require(body.format)  # MissingExtra -> 501 naming the extra (handlers.py)
         content = await _in_worker(request, body.format, b)

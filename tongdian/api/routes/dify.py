@@ -18,8 +18,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from tongdian.core.answers.models import Result
 from tongdian.core.config import MAX_K
-from tongdian.core.models import Result
 
 from ..auth import DIFY_NO_KNOWLEDGE, DIFY_PATH
 from ..bodies import as_json, body_doc, parse_body

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from tongdian.core import feedback as fb
 from tongdian.core.config import FEEDBACK_PER_QUERY, MAX_OPEN_FEEDBACK
+from tongdian.core.stewardship import feedback as fb
 from tongdian.index.revstore import FeedbackFull
 
 from ..bodies import ERRORS, body_doc, parse_body

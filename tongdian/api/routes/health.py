@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tongdian.core.models import Health
+from tongdian.core.answers.models import Health
 
 from ..deps import CatalogDep
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tongdian.core.models import PainPointDetail, PainPointList
+from tongdian.core.answers.models import PainPointDetail, PainPointList
 
 from ..bodies import NOT_FOUND
 from ..deps import CatalogDep

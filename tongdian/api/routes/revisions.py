@@ -17,8 +17,8 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from tongdian.core.kbedit import LISTS, EditError, EntryMissing
-from tongdian.core.publish import FAILED, INTERRUPTED, REFUSED, publish_state
+from tongdian.core.stewardship.kbedit import LISTS, EditError, EntryMissing
+from tongdian.core.stewardship.publish import FAILED, INTERRUPTED, REFUSED, publish_state
 from tongdian.index.revstore import RevisionConflict, RevisionRow, RevisionStoreError
 
 from ..bodies import parse_json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tongdian.core.models import RiskList
+from tongdian.core.answers.models import RiskList
 
 from ..deps import CatalogDep
 

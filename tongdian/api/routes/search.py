@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from tongdian.core.answers.models import SearchResponse
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS
-from tongdian.core.models import SearchResponse
 
 from ..bodies import ERRORS, as_json, body_doc, parse_body
 from ..deps import EngineDep, run_search

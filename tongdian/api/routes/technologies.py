@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tongdian.core.models import TechnologyList
+from tongdian.core.answers.models import TechnologyList
 
 from ..deps import CatalogDep
 

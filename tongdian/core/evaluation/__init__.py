@@ -1,0 +1,1 @@
+"""Evaluation: the metrics of ranking and of typed answers."""

@@ -1,0 +1,1 @@
+"""Stewardship of the knowledge base: editing, revisions, the gate, publishing and feedback."""
