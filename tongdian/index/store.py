@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 #: Bumped whenever what a build writes changes (tokens, features, fitting): an older index
-#: is rebuilt, and the shipped fit (core/fitted.py) no longer matches until regenerated.
+#: is rebuilt, and the shipped fit (core/ranking/fitted.py) no longer matches until regenerated.
 FORMAT_VERSION = 8
 
 
