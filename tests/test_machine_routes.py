@@ -403,7 +403,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def mcp_server(tiny_engine: Engine, tiny_settings: Settings):  # type: ignore[no-untyped-def]
-    return create_app(tiny_engine, tiny_settings).state.mcp
+    return create_app(tiny_engine, tiny_settings).state.mcp.server()
 
 
 @pytest.mark.anyio

@@ -8,11 +8,13 @@ Security headers, the body cap and error rendering live in their own modules.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
@@ -64,23 +66,22 @@ def create_app(engine: Engine, settings: Settings | None = None,
     catalog = LinkedCatalog(engine)
     # the MCP server keeps what it is given: live references follow a published revision
     live = [(Live(engine), "engine"), (Live(catalog), "catalog")]
-    mcp: object | None = None
-    mcp_endpoint: object = _MissingMCP()
-    if available("mcp"):  # the mcp extra; without it /mcp answers 501 naming the extra
-        from .mcp_server import StatelessMCPEndpoint, build_mcp_server
-
-        mcp = build_mcp_server(live[0][0], live[1][0], configured_url or None)  # type: ignore[arg-type]
-        mcp_endpoint = StatelessMCPEndpoint(mcp)
+    # the mcp extra; without it /mcp answers 501 naming the extra
+    mcp = _LazyMCP(live[0][0], live[1][0], configured_url or None) if available("mcp") else None
+    mcp_endpoint: object = mcp if mcp is not None else _MissingMCP()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
+        async with anyio.create_task_group() as tg:
+            stop = anyio.Event()
             if mcp is not None:  # the MCP session manager's task group lives as long as the app
-                await stack.enter_async_context(mcp_endpoint.running())  # type: ignore[attr-defined]
+                mcp.arm()
+                tg.start_soon(mcp.serve, stop)
             kb.start_following()
             try:
                 yield
             finally:
+                stop.set()
                 kb.stop()
                 app.state.render_pool.close()
 
@@ -132,6 +133,59 @@ def create_app(engine: Engine, settings: Settings | None = None,
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HeadMiddleware)  # outermost: no HEAD answer carries a body, refusals included
     return app
+
+
+class _LazyMCP:
+    """``/mcp`` whose SDK is imported and started beside the server, not before it: importing
+    the MCP SDK is ~0.5–0.9 s of a cold start (``bench/perf.py``: spawn → first answer), and
+    the first search must not wait for a chat tool's endpoint. A call that arrives before it
+    is up waits for it (``MCP_START_SECONDS``)."""
+
+    def __init__(self, engine: object, catalog: object, public_url: str | None) -> None:
+        self._args = (engine, catalog, public_url)
+        self._server: Any = None
+        self._lock = threading.Lock()
+        self._endpoint: Any = None
+        self._ready: anyio.Event | None = None
+
+    def server(self) -> Any:
+        """The MCP server (built once; tests call its tools in process)."""
+        with self._lock:
+            if self._server is None:
+                from .mcp_server import build_mcp_server
+
+                self._server = build_mcp_server(*self._args)  # type: ignore[arg-type]
+            return self._server
+
+    def arm(self) -> None:
+        """Called as the app starts: calls from now on wait for ``serve`` to bring it up."""
+        self._ready = anyio.Event()
+
+    async def serve(self, stop: anyio.Event) -> None:
+        from .mcp_server import StatelessMCPEndpoint
+
+        ready = self._ready = self._ready or anyio.Event()
+        endpoint = StatelessMCPEndpoint(await anyio.to_thread.run_sync(self.server))
+        async with endpoint.running():
+            self._endpoint = endpoint
+            ready.set()
+            await stop.wait()
+        self._endpoint, self._ready = None, None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._endpoint is None and self._ready is not None:
+            with anyio.move_on_after(MCP_START_SECONDS):
+                await self._ready.wait()
+        if self._endpoint is None:
+            request = Request(scope, receive)
+            await error_response(request, 503, "the MCP endpoint is starting or not running")(
+                scope, receive, send)
+            return
+        await self._endpoint(scope, receive, send)
+
+
+#: How long a call to ``/mcp`` made while the server starts waits for the SDK to come up.
+MCP_START_SECONDS = 30
 
 
 class _MissingMCP:
