@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
 # torch first, pinned: its CPU wheel is on these machines; an unpinned torch pulls CUDA.
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q torch==2.13.0
-	$(PIP) -e '.[all,st,test]'
+	$(PIP) -e '.[all,st,test,bench]'
 	touch $@
 
 # serve builds the index first when it is missing or stale (from the shipped vectors)
@@ -54,7 +54,7 @@ vectors: $(VENV)/.installed
 # renew the lock from pyproject.toml (newest versions the bounds allow; torch stays 2.13.0)
 lock: | $(BIN)/python
 	$(BIN)/pip install -q 'pip-tools>=7.4'
-	$(BIN)/pip-compile -q --extra all --extra st --extra test --extra lock \
+	$(BIN)/pip-compile -q --extra all --extra st --extra test --extra bench --extra lock \
 	  -c requirements/torch.txt --strip-extras --unsafe-package tongdian \
 	  --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
 	  -o $(LOCK) pyproject.toml
