@@ -136,10 +136,11 @@ def create_app(engine: Engine, settings: Settings | None = None,
 
 
 class _LazyMCP:
-    """``/mcp`` whose SDK is imported and started beside the server, not before it: importing
-    the MCP SDK is ~0.5–0.9 s of a cold start (``bench/perf.py``: spawn → first answer), and
-    the first search must not wait for a chat tool's endpoint. A call that arrives before it
-    is up waits for it (``MCP_START_SECONDS``)."""
+    """``/mcp`` whose SDK is imported and started on its first call, not before the server
+    answers: importing the MCP SDK is ~0.5–0.9 s of CPU, and a server's first search must not
+    wait for (or share the interpreter with) a chat tool's endpoint that may never be called
+    (``bench/perf.py``: spawn → first answer). The first call waits for it to come up
+    (``MCP_START_SECONDS``)."""
 
     def __init__(self, engine: object, catalog: object, public_url: str | None) -> None:
         self._args = (engine, catalog, public_url)
@@ -147,6 +148,7 @@ class _LazyMCP:
         self._lock = threading.Lock()
         self._endpoint: Any = None
         self._ready: anyio.Event | None = None
+        self._wanted: anyio.Event | None = None
 
     def server(self) -> Any:
         """The MCP server (built once; tests call its tools in process)."""
@@ -159,12 +161,21 @@ class _LazyMCP:
 
     def arm(self) -> None:
         """Called as the app starts: calls from now on wait for ``serve`` to bring it up."""
-        self._ready = anyio.Event()
+        self._ready, self._wanted = anyio.Event(), anyio.Event()
 
     async def serve(self, stop: anyio.Event) -> None:
+        """The lifespan's task: on the first call, build the server and run its session
+        manager (a task group, which must live in one task) until the app stops."""
         from .mcp_server import StatelessMCPEndpoint
 
         ready = self._ready = self._ready or anyio.Event()
+        wanted = self._wanted = self._wanted or anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_set_when, stop, wanted)  # stopping before any call: end at once
+            await wanted.wait()
+            tg.cancel_scope.cancel()
+        if stop.is_set():
+            return
         endpoint = StatelessMCPEndpoint(await anyio.to_thread.run_sync(self.server))
         async with endpoint.running():
             self._endpoint = endpoint
@@ -173,6 +184,8 @@ class _LazyMCP:
         self._endpoint, self._ready = None, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._wanted is not None:
+            self._wanted.set()
         if self._endpoint is None and self._ready is not None:
             with anyio.move_on_after(MCP_START_SECONDS):
                 await self._ready.wait()
@@ -184,8 +197,13 @@ class _LazyMCP:
         await self._endpoint(scope, receive, send)
 
 
-#: How long a call to ``/mcp`` made while the server starts waits for the SDK to come up.
+#: How long the first call to ``/mcp`` waits for the SDK to come up.
 MCP_START_SECONDS = 30
+
+
+async def _set_when(done: anyio.Event, then: anyio.Event) -> None:
+    await done.wait()
+    then.set()
 
 
 class _MissingMCP:
