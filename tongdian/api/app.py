@@ -73,15 +73,15 @@ def create_app(engine: Engine, settings: Settings | None = None,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
-            stop = anyio.Event()
             if mcp is not None:  # the MCP session manager's task group lives as long as the app
                 mcp.arm()
-                tg.start_soon(mcp.serve, stop)
+                tg.start_soon(mcp.serve)
             kb.start_following()
             try:
                 yield
             finally:
-                stop.set()
+                if mcp is not None:
+                    mcp.shutdown()
                 kb.stop()
                 app.state.render_pool.close()
 
@@ -147,8 +147,7 @@ class _LazyMCP:
         self._server: Any = None
         self._lock = threading.Lock()
         self._endpoint: Any = None
-        self._ready: anyio.Event | None = None
-        self._wanted: anyio.Event | None = None
+        self._events: tuple[anyio.Event, anyio.Event, anyio.Event] | None = None  # ``arm``
 
     def server(self) -> Any:
         """The MCP server (built once; tests call its tools in process)."""
@@ -161,19 +160,23 @@ class _LazyMCP:
 
     def arm(self) -> None:
         """Called as the app starts: calls from now on wait for ``serve`` to bring it up."""
-        self._ready, self._wanted = anyio.Event(), anyio.Event()
+        self._events = (anyio.Event(), anyio.Event(), anyio.Event())  # ready, wanted, stop
 
-    async def serve(self, stop: anyio.Event) -> None:
+    def shutdown(self) -> None:
+        """Called as the app stops: ``serve`` ends, whether or not it was ever called."""
+        if self._events is not None:
+            _, wanted, stop = self._events
+            stop.set()
+            wanted.set()
+
+    async def serve(self) -> None:
         """The lifespan's task: on the first call, build the server and run its session
         manager (a task group, which must live in one task) until the app stops."""
         from .mcp_server import StatelessMCPEndpoint
 
-        ready = self._ready = self._ready or anyio.Event()
-        wanted = self._wanted = self._wanted or anyio.Event()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_set_when, stop, wanted)  # stopping before any call: end at once
-            await wanted.wait()
-            tg.cancel_scope.cancel()
+        assert self._events is not None, "arm() first"
+        ready, wanted, stop = self._events
+        await wanted.wait()
         if stop.is_set():
             return
         endpoint = StatelessMCPEndpoint(await anyio.to_thread.run_sync(self.server))
@@ -181,14 +184,15 @@ class _LazyMCP:
             self._endpoint = endpoint
             ready.set()
             await stop.wait()
-        self._endpoint, self._ready = None, None
+        self._endpoint = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._wanted is not None:
-            self._wanted.set()
-        if self._endpoint is None and self._ready is not None:
-            with anyio.move_on_after(MCP_START_SECONDS):
-                await self._ready.wait()
+        if self._endpoint is None and self._events is not None:
+            ready, wanted, stop = self._events
+            wanted.set()
+            if not stop.is_set():
+                with anyio.move_on_after(MCP_START_SECONDS):
+                    await ready.wait()
         if self._endpoint is None:
             request = Request(scope, receive)
             await error_response(request, 503, "the MCP endpoint is starting or not running")(
@@ -199,11 +203,6 @@ class _LazyMCP:
 
 #: How long the first call to ``/mcp`` waits for the SDK to come up.
 MCP_START_SECONDS = 30
-
-
-async def _set_when(done: anyio.Event, then: anyio.Event) -> None:
-    await done.wait()
-    then.set()
 
 
 class _MissingMCP:

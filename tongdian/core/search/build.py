@@ -103,8 +103,10 @@ def build_index(
     store: Store,
     progress: bool = False,
     on_step: Callable[[str], None] | None = None,
+    shipped_fit: bool = True,
 ) -> LoadedIndex:
-    """Build everything into a fresh directory and publish it atomically."""
+    """Build everything into a fresh directory and publish it atomically; ``shipped_fit=False``
+    fits the probes and the ranker even where the shipped fit matches (``make vectors``)."""
     t0 = time.perf_counter()
     step = on_step or (lambda s: log.info(s))
     tok = make_tokenizer(corpus)
@@ -117,7 +119,7 @@ def build_index(
     dense = Dense.build(vecs)
     lex_passages = Lexical.build([tok.tokens(v.text) for v in views])
     lex_entries = Lexical.build([tok.tokens(entry_document(pp)) for pp in corpus.painpoints])
-    shipped = load_fitted(fit_key(corpus, model_digest(embedder)))
+    shipped = load_fitted(fit_key(corpus, model_digest(embedder))) if shipped_fit else None
     if shipped is not None:  # the shipped corpus and model: the fit ships too (fitted.py)
         step("the shipped fit matches this corpus and model: probes and ranker loaded")
         probes, ranker = shipped

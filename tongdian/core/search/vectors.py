@@ -138,12 +138,8 @@ def regenerate_fit(corpus: Corpus, embedder: Embedder) -> Path:
     from tongdian.core.search.build import build_index
     from tongdian.index.store import Store
 
-    os.environ[fitted.ENV] = "off"  # fit, whatever the old file holds
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            index = build_index(corpus, embedder, Store(Path(tmp)))
-    finally:
-        del os.environ[fitted.ENV]
+    with tempfile.TemporaryDirectory() as tmp:  # fit, whatever the old file holds
+        index = build_index(corpus, embedder, Store(Path(tmp)), shipped_fit=False)
     assert index.evidence.probes is not None
     out = fitted.shipped_path()
     fitted.save_fitted(out, fitted.fit_key(corpus, model_digest(embedder)),
