@@ -73,15 +73,15 @@ def create_app(engine: Engine, settings: Settings | None = None,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
-            if mcp is not None:  # the MCP session manager's task group lives as long as the app
-                mcp.arm()
-                tg.start_soon(mcp.serve)
+            events = mcp.arm() if mcp is not None else None
+            if mcp is not None and events is not None:  # its session manager lives as long as the app
+                tg.start_soon(mcp.serve, events)
             kb.start_following()
             try:
                 yield
             finally:
-                if mcp is not None:
-                    mcp.shutdown()
+                if events is not None:
+                    _LazyMCP.shutdown(events)
                 kb.stop()
                 app.state.render_pool.close()
 
@@ -135,6 +135,10 @@ def create_app(engine: Engine, settings: Settings | None = None,
     return app
 
 
+#: A lifespan's MCP events: ready (the SDK is up), wanted (a call came), stop (the app ends).
+Events = tuple[anyio.Event, anyio.Event, anyio.Event]
+
+
 class _LazyMCP:
     """``/mcp`` whose SDK is imported and started on its first call, not before the server
     answers: importing the MCP SDK is ~0.5–0.9 s of CPU, and a server's first search must not
@@ -147,7 +151,7 @@ class _LazyMCP:
         self._server: Any = None
         self._lock = threading.Lock()
         self._endpoint: Any = None
-        self._events: tuple[anyio.Event, anyio.Event, anyio.Event] | None = None  # ``arm``
+        self._events: Events | None = None  # the latest lifespan's (``arm``)
 
     def server(self) -> Any:
         """The MCP server (built once; tests call its tools in process)."""
@@ -158,24 +162,25 @@ class _LazyMCP:
                 self._server = build_mcp_server(*self._args)  # type: ignore[arg-type]
             return self._server
 
-    def arm(self) -> None:
-        """Called as the app starts: calls from now on wait for ``serve`` to bring it up."""
+    def arm(self) -> Events:
+        """Called as a lifespan starts: calls from now on wait for ``serve`` to bring it up.
+        Each lifespan has its own events (a test may enter a second one before the first ends)."""
         self._events = (anyio.Event(), anyio.Event(), anyio.Event())  # ready, wanted, stop
+        return self._events
 
-    def shutdown(self) -> None:
-        """Called as the app stops: ``serve`` ends, whether or not it was ever called."""
-        if self._events is not None:
-            _, wanted, stop = self._events
-            stop.set()
-            wanted.set()
+    @staticmethod
+    def shutdown(events: Events) -> None:
+        """Called as that lifespan stops: its ``serve`` ends, whether or not it was called."""
+        _, wanted, stop = events
+        stop.set()
+        wanted.set()
 
-    async def serve(self) -> None:
+    async def serve(self, events: Events) -> None:
         """The lifespan's task: on the first call, build the server and run its session
         manager (a task group, which must live in one task) until the app stops."""
         from .mcp_server import StatelessMCPEndpoint
 
-        assert self._events is not None, "arm() first"
-        ready, wanted, stop = self._events
+        ready, wanted, stop = events
         await wanted.wait()
         if stop.is_set():
             return
