@@ -12,6 +12,7 @@ from tests.conftest import CORPUS, PROJECT_ROOT
 from tongdian.core.evaluation.ask_eval import evaluate_ask, hit_at, is_ask_set, load_ask_set
 from tongdian.core.knowledge.corpus import load_corpus
 from tongdian.core.knowledge.references import find_mode_ordinal, find_references, zh_number
+from tongdian.core.ranking.decide import decide
 from tongdian.core.reading.spelling import Speller, confusable
 from tongdian.core.reading.text import Tokenizer
 
@@ -162,9 +163,11 @@ def test_a_problem_description_keeps_pain_points_first_and_results_unchanged(tin
     r = tiny_engine.search(text)
     assert r.intent == "problem"
     assert r.answers[0].kind == "painpoint" and r.answers[0].id == r.results[0].id
-    plain = tiny_engine._search(text, 5, 0.0)  # the ranking alone, before any typed answer
-    assert [x.id for x in r.results] == [x.id for x in plain.results]
-    assert [x.confidence for x in r.results] == [x.confidence for x in plain.results]
+    # the ranking alone, before any typed answer: stages 1-3 of the pipeline
+    reading = tiny_engine.reader.read(text)
+    verdict = decide(reading, tiny_engine.parts.rank(reading), 5, tiny_engine.ranker.threshold)
+    assert [x.id for x in r.results] == [tiny_engine.corpus.painpoints[p.entry].id for p in verdict.picks]
+    assert [x.confidence for x in r.results] == [round(p.confidence, 4) for p in verdict.picks]
 
 
 @pytest.mark.parametrize(("text", "kind", "iid"), [
@@ -194,26 +197,33 @@ def test_a_typo_is_corrected_and_said(tiny_engine) -> None:  # type: ignore[no-u
     assert r.query == "信用风线是什么意思"  # the user's own text is echoed, not the correction
 
 
-def test_a_long_note_with_a_typo_is_ranked_once_and_the_typo_still_said(tiny_engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_every_text_is_read_once_and_ranked_once_with_its_typos_corrected(tiny_engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from tongdian.core.config import MAX_NOTE_CHARS
-    from tongdian.core.search.engine import LONG_NOTE_CHARS
+    from tongdian.core.reading.reader import LONG_NOTE_CHARS
 
     calls: list[str] = []
-    inner = tiny_engine._search
-    monkeypatch.setattr(tiny_engine, "_search", lambda t, k, t0: calls.append(t) or inner(t, k, t0))
+    inner = tiny_engine.parts.rank
+    monkeypatch.setattr(tiny_engine.parts, "rank", lambda reading: calls.append(reading.read) or inner(reading))
     para = "县里网点的客流一年比一年少，房租和人工却一分没降。"
     note = para * (LONG_NOTE_CHARS // len(para) + 1) + "另外小微企业的信用风线也越来越难判断。"
     r = tiny_engine.search(note, 5, MAX_NOTE_CHARS)
-    assert len(calls) == 1 and calls[0] == note.strip()
+    assert calls == [note.replace("信用风线", "信用风险")]  # the note as written, typo corrected
     assert [c.word for c in r.corrections] == ["信用风险"]
-    short = tiny_engine.search("小微企业的信用风线越来越难判断")  # a short text: ranked again, rewritten
-    assert [c.word for c in short.corrections] == ["信用风险"] and len(calls) == 3
+    short = tiny_engine.search("小微企业的信用风线越来越难判断")
+    assert [c.word for c in short.corrections] == ["信用风险"]
+    assert calls[1:] == ["小微企业的信用风险越来越难判断"]
+    assert short.query == "小微企业的信用风线越来越难判断"  # the user's own text is echoed
+
+
+def test_a_typo_is_corrected_where_it_was_written_and_the_rest_kept_verbatim(tiny_engine) -> None:  # type: ignore[no-untyped-def]
+    read = tiny_engine.reader.read("我們的ＢＩ團隊說：信用風線越來越難判斷").read
+    assert read == "我們的ＢＩ團隊說：信用风险越來越難判斷"  # Traditional and full width kept
 
 
 def test_an_acronym_is_spelled_out_for_the_ranking(tiny_engine) -> None:  # type: ignore[no-untyped-def]
-    rw = tiny_engine.asker.rewrite("KYC流程太长")
-    assert "客户身份识别" in rw.text
-    assert "客户身份识别" not in tiny_engine.asker.rewrite("我们的kycx系统").text
+    reading = tiny_engine.reader.read("KYC流程太长")
+    assert "客户身份识别" in reading.expansion and reading.read == "KYC流程太长"  # ranked, not shown
+    assert tiny_engine.reader.read("我们的kycx系统").expansion == ""
     r = tiny_engine.search("NLP在报告里用在哪")
     assert r.intent == "technology" and r.answers[0].id == "nlp"
 
@@ -327,9 +337,9 @@ def test_the_index_stores_the_example_questions_so_opening_embeds_none(tiny_engi
     assert set(e.index.ask_vectors) == set(questions) and len(questions) > 100
     problems = e.evidence.dense.vectors()[e.evidence.view_is_example]
     counting = _Counting(e.embedder)
-    stored = Asker(e.corpus, counting, e.evidence.tokenizer, problems, e.answers, e.index.ask_vectors)  # type: ignore[arg-type]
+    stored = Asker(e.corpus, counting, problems, e.answers, e.index.ask_vectors)  # type: ignore[arg-type]
     assert counting.n == 0
     # an index built before the vectors were stored (or an ask file edited since): embedded here
-    fresh = Asker(e.corpus, counting, e.evidence.tokenizer, problems, e.answers, {})  # type: ignore[arg-type]
+    fresh = Asker(e.corpus, counting, problems, e.answers, {})  # type: ignore[arg-type]
     assert counting.n == len(set(questions))
     assert np.allclose(stored.q_vecs, fresh.q_vecs, atol=1e-5)

@@ -125,6 +125,47 @@ def test_repeated_question_is_answered_from_the_cache(engine: Engine) -> None:
     assert engine.search(q, k=3).took_ms > again.took_ms
 
 
+@pytest.mark.parametrize("text", [
+    "存款越拉越贵，揽储的成本压不下来",  # one clause
+    "我们拉新一个客户要三百块，还老被羊毛党薅",  # two problems, two clauses
+    "会议背景：某城商行零售条线，参会的有零售部和科技部的负责人。网点客流越来越少，房租人工却一分不降，"
+    "县域的几个支行已经连续两年亏损。另外小微企业贷款的风控手段跟不上，不良率一个季度比一个季度高，"
+    "客户经理说没有好的数据来源，只能看报表和抵押物。信用卡中心反映羊毛党越来越多，新户活动的预算"
+    "大半被薅走，真正的客户拿不到优惠。跨境汇款业务也被投诉到账慢，中间行层层扣费，客户转去了第三方"
+    "支付机构。理财经理人手不够，普通客户排不上号，只有高净值客户有人服务。呼叫中心的坐席每天接几千"
+    "个电话，大部分问题都重复，人员流失又快。数据散落在各个系统里，口径不一，报一个监管报表要几个部门"
+    "来回核对。合规部门抱怨反洗钱的可疑交易筛查几乎全靠人工，误报太多，真正的风险反而漏掉。"
+    "供应链金融那边，核心企业上下游的交易真假很难核实，假发票和重复质押时有发生。"
+    "年轻客户几乎不来网点，手机银行的活跃度也不高，营销活动发出去没有回音。"
+    "下一步：请顾问团队在两周内准备一份方案，重点讲网点转型和小微风控。",  # a note, over 400 characters
+])
+def test_a_search_runs_each_stage_once_and_scores_each_text_once(engine: Engine, monkeypatch, text: str) -> None:  # type: ignore[no-untyped-def]
+    import tongdian.core.search.engine as engine_module
+    from tongdian.core.reading.reader import LONG_NOTE_CHARS
+
+    assert len(text) < 100 or len(text) > LONG_NOTE_CHARS  # the third text is a long note
+
+    calls: dict[str, int] = {}
+    scored: list[str] = []
+
+    def count(name, fn):  # type: ignore[no-untyped-def]
+        def wrapped(*a, **kw):  # type: ignore[no-untyped-def]
+            calls[name] = calls.get(name, 0) + 1
+            return fn(*a, **kw)
+        return wrapped
+
+    monkeypatch.setattr(engine.reader, "read", count("read", engine.reader.read))
+    monkeypatch.setattr(engine.parts, "rank", count("rank", engine.parts.rank))
+    monkeypatch.setattr(engine_module, "decide", count("decide", engine_module.decide))
+    monkeypatch.setattr(engine.responder, "respond", count("respond", engine.responder.respond))
+    score = engine.parts.score
+    monkeypatch.setattr(engine.parts, "score", lambda t, v: scored.append(t) or score(t, v))
+    engine.clear_caches()
+    engine.search(text, 5, 20_000)
+    assert calls == {"read": 1, "rank": 1, "decide": 1, "respond": 1}
+    assert scored and len(scored) == len(set(scored)), "a text was scored twice"
+
+
 def test_neighbours_exclude_self(engine: Engine) -> None:
     near = engine.neighbours("P12", n=3)
     assert len(near) == 3 and all(p.id != "P12" for p in near)

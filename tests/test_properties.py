@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from tongdian.core.answers.models import SearchResponse
+from tongdian.core.answers.respond import KEYWORD_MESSAGE
 from tongdian.core.config import MAX_K, MAX_QUERY_CHARS
 from tongdian.core.knowledge.corpus import load_corpus
 from tongdian.core.reading.segment import MAX_SEGMENTS
@@ -193,7 +194,10 @@ def assert_well_formed(q: str, k: int, r: SearchResponse) -> None:
         assert abs(1 / (1 + math.exp(-x.score)) - x.confidence) < 2e-4
         terms = x.evidence.matched_terms
         assert len(terms) <= 12 and len(set(terms)) == len(terms)
+        # the words matched are the user's, read with their typos corrected (r.corrections)
         where = normalize(x.evidence.segment or r.query)
+        for c in r.corrections:
+            where = where.replace(c.typed, c.word)
         assert all(len(t.strip()) > 1 and t in where for t in terms), (terms, where)
         assert x.evidence.segment is None or x.evidence.segment in {s.text for s in r.segments if s.matched}
     conf = [x.confidence for x in res]
@@ -201,8 +205,9 @@ def assert_well_formed(q: str, k: int, r: SearchResponse) -> None:
     assert conf == sorted(conf, reverse=True), "best first"
     assert scores == sorted(scores, reverse=True)
     assert 0.0 <= r.in_scope <= 1.0 and 0.0 < r.threshold < 1.0
-    if r.matched:
-        assert r.in_scope >= r.threshold
+    if r.matched and r.in_scope < r.threshold:  # a keyword query ("AI"): led to its topic
+        assert r.message == f"{KEYWORD_MESSAGE}{res[0].id} {res[0].title}"
+    elif r.matched:
         assert r.message == f"最接近的痛点：{res[0].id} {res[0].title}"
     else:
         assert r.in_scope <= r.threshold
@@ -215,7 +220,10 @@ def assert_well_formed(q: str, k: int, r: SearchResponse) -> None:
         assert (s.id in IDS and s.title) if s.matched else (s.id is None and s.title is None)
         # short clauses are glued to a neighbour with "，"; every piece is the user's text
         pieces = [p for p in s.text.split("，") if p]
-        assert pieces and all(p in r.query for p in pieces), (s.text, r.query)
+        query = r.query
+        for c in r.corrections:  # ...read with its typos corrected
+            query = query.replace(c.typed, c.word)
+        assert pieces and all(p in query for p in pieces), (s.text, r.query)
     assert len({t.id for t in r.technologies}) == len(r.technologies)
     assert r.took_ms >= 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tongdian.core.search.engine import KEYWORD_MESSAGE
+from tongdian.core.answers.respond import KEYWORD_MESSAGE
 
 
 @pytest.mark.parametrize(("text", "want"), [

@@ -10,39 +10,15 @@ plain strings from everywhere else, which Jinja's autoescape then escapes.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
-from functools import lru_cache
 
-import opencc
 from markupsafe import Markup, escape
+
+from tongdian.core.reading.segment import shadow
 
 # -- highlighting ----------------------------------------------------------------------------
 
 MAX_TERMS = 24
-
-
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
-def _shadow(text: str) -> str:
-    """A same-length, matching-friendly copy of ``text``: simplified, half-width, lower case.
-
-    Matched terms come from the engine's normalised query, while the text shown is the
-    original (maybe Traditional, full-width, upper case). Matching on a copy whose
-    character *i* corresponds to the original's character *i* lets us highlight the
-    original without ever altering what the user wrote.
-    """
-    simp = _t2s().convert(text) if text else text
-    if len(simp) != len(text):  # a phrase conversion changed the length: match as written
-        simp = text
-    out = []
-    for ch in simp:
-        n = unicodedata.normalize("NFKC", ch).lower()
-        out.append(n if len(n) == 1 else ch.lower() if len(ch.lower()) == 1 else ch)
-    return "".join(out)
 
 
 def highlight(text: str, terms: Iterable[str]) -> Markup:
@@ -59,7 +35,7 @@ def highlight(text: str, terms: Iterable[str]) -> Markup:
         return Markup(escape(text))
     pattern = re.compile("|".join(re.escape(t) for t in cleaned))
     spans: list[list[int]] = []
-    for m in pattern.finditer(_shadow(text)):
+    for m in pattern.finditer(shadow(text)):
         if m.start() == m.end():
             continue
         if spans and spans[-1][1] == m.start():  # adjacent terms read as one highlight
@@ -200,8 +176,8 @@ def took_label(ms: float, cached: bool, english: bool = False) -> str:
 def occurring(terms: Iterable[str], text: str) -> list[str]:
     """The terms that occur in ``text`` (as written, Traditional or full-width alike): the
     words shown as "matched" beside a quoted example must be found in that example."""
-    shadow = _shadow(text or "")
-    return [t for t in terms if t and t.strip().lower() in shadow]
+    copy = shadow(text or "")
+    return [t for t in terms if t and t.strip().lower() in copy]
 
 
 def short_url(url: str, limit: int = 72) -> str:

@@ -4,8 +4,8 @@ The ranker knows problem statements ("our branches are empty but the rent is not
 consultant also asks about the report: a risk, a technology, the cooperation modes, the
 case, or a pain point by its number. This module reads such a question and answers with
 the item it asks about, best first, in ``answers``; a problem description keeps the pain
-points first. It never changes ``results``' ranking itself: it only rewrites the text that
-is ranked when a typo is corrected or an acronym spelled out, and says so.
+points first. It never changes ``results``' ranking; it lends the reading stage the domain's
+names (``Asker.vocabulary``) that typos are corrected to.
 
 Routing, in order (each step is cheap and explainable):
 1. references: pain points named by number or title → those pain points (a comparison
@@ -29,7 +29,6 @@ from tongdian.core.answers.answers import Answers
 from tongdian.core.answers.models import (
     CaseFigure,
     CaseStep,
-    Correction,
     PainUse,
     Result,
     RiskOut,
@@ -38,8 +37,7 @@ from tongdian.core.answers.models import (
 from tongdian.core.knowledge.corpus import Corpus, CorpusError, load_file
 from tongdian.core.knowledge.references import find_mode_ordinal, find_references
 from tongdian.core.knowledge.schema import AskFile
-from tongdian.core.reading.spelling import Speller
-from tongdian.core.reading.text import Tokenizer, normalize
+from tongdian.core.reading.text import normalize
 from tongdian.index.embedders import Embedder, ReuseEmbedder
 
 ASK_FILE = "ask.yaml"
@@ -77,9 +75,6 @@ ASK_MAX_CHARS = 40
 #: is a search-box query for that item ("监管沙盒", "流动性风险 变化"); a technology needs a
 #: word that asks what it is for as well ("知识图谱 应用"), "大数据风控" is a problem.
 TERSE_MAX_CHARS = 16
-#: Acronyms are spelled out only in a text this short: a question leans on its one short
-#: form, a briefing or an excerpt carries its own context (and its ranking stays as it was).
-ACRONYM_MAX_CHARS = 40
 #: Confidence of an item named outright (a pain point by number, a risk by name) in a question.
 NAMED_CONFIDENCE = 0.95
 #: ...and of an item named by a word in a text that does not ask about the report.
@@ -93,18 +88,6 @@ MIN_TYPED = 0.15
 TYPED_FIRST = 0.5
 #: Pain points taken from the ranking into ``answers``.
 PAIN_ANSWERS = 5
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    """The text to rank: typos corrected, acronyms spelled out; what changed, for the user."""
-
-    text: str
-    corrections: list[Correction]
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.corrections)
 
 
 @dataclass
@@ -147,7 +130,7 @@ def example_questions(corpus: Corpus) -> list[str]:
 class Asker:
     """Reads questions about the report; built once per engine."""
 
-    def __init__(self, corpus: Corpus, embedder: Embedder, tokenizer: Tokenizer,
+    def __init__(self, corpus: Corpus, embedder: Embedder,
                  problem_vectors: np.ndarray, answers: Answers,
                  known: Mapping[str, np.ndarray] | None = None) -> None:
         """``known``: question vectors the index stored; only questions it lacks (an ask file
@@ -185,31 +168,19 @@ class Asker:
         self.questions = [q for _, q in questions]
         stored = {(True, q): v for q, v in (known or {}).items()}
         self.q_vecs = ReuseEmbedder(embedder, stored).embed_queries(self.questions)
-        vocab = [w for it in self.items for w in it.aliases]
-        vocab += [line.split()[0] for line in corpus.userdict]
-        vocab += [w for g in corpus.synonyms for w in g]
-        vocab += [w for pp in corpus.painpoints for w in (*pp.keywords, *pp.aliases)]
-        vocab += [w for names in self.titles.values() for w in names[1:]]
-        self.speller = Speller(vocab, tokenizer)
-        self.acronyms = {k.lower(): v for k, v in self.ask.acronyms.items()}
-        self._acronym_rx = re.compile(
-            r"(?<![a-z0-9])(" + "|".join(sorted(map(re.escape, self.acronyms), key=len,
-                                                reverse=True)) + r")(?![a-z0-9])"
-        ) if self.acronyms else None
+        self.acronyms = dict(self.ask.acronyms)
 
-    # -- before ranking --------------------------------------------------------------------
-    def rewrite(self, text: str) -> Rewrite:
-        """Correct one-character typos in domain words and spell out acronyms."""
-        norm = normalize(text)
-        fixes = self.speller.fixes(norm)
-        corrections = [Correction(typed=f.typed, word=f.word, message=f.message) for f in fixes]
-        out = Speller.apply(norm, fixes) if fixes else text
-        if self._acronym_rx is not None and len(norm) <= ACRONYM_MAX_CHARS:
-            seen = dict.fromkeys(m.group(1) for m in self._acronym_rx.finditer(normalize(out)))
-            spelled = [self.acronyms[a] for a in seen if self.acronyms[a] not in normalize(out)]
-            if spelled:
-                out = f"{out}（{'、'.join(spelled)}）"
-        return Rewrite(out, corrections)
+    @property
+    def vocabulary(self) -> list[str]:
+        """The domain words a typo is read as: every item's names, the finance dictionary,
+        the synonym groups, the pain points' keywords, aliases and asked-for titles."""
+        c = self.corpus
+        vocab = [w for it in self.items for w in it.aliases]
+        vocab += [line.split()[0] for line in c.userdict]
+        vocab += [w for g in c.synonyms for w in g]
+        vocab += [w for pp in c.painpoints for w in (*pp.keywords, *pp.aliases)]
+        vocab += [w for names in self.titles.values() for w in names[1:]]
+        return vocab
 
     # -- after ranking ---------------------------------------------------------------------
     def answer(self, text: str, results: list[Result], matched: bool) -> tuple[str, list[TypedAnswer]]:

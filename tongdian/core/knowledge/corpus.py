@@ -67,6 +67,15 @@ class Corpus:
     def painpoint(self, pid: str) -> PainPoint:
         return self.by_id[pid]
 
+    def topic_terms(self) -> list[str]:
+        """The report's vocabulary: the finance dictionary, the synonym groups, each pain
+        point's keywords and aliases, and the technologies' names (a keyword query names one)."""
+        words = [line.split()[0] for line in self.userdict if line.split()]
+        words += [w for g in self.synonyms for w in g]
+        words += [w for pp in self.painpoints for w in (*pp.keywords, *pp.aliases)]
+        words += [w for t in self.technologies.values() for w in (t.name, *t.aliases, t.name_en)]
+        return words
+
 
 #: libyaml's C parser when PyYAML has it (ten times faster: server start-up reads 27 files).
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -57,16 +57,20 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
-def _shadow(text: str) -> str:
-    """A same-length Simplified, half-width copy: joints are matched on it, cuts applied to
-    the original (a phrase conversion that changes the length falls back to the text)."""
+def shadow(text: str) -> str:
+    """A same-length, matching-friendly copy of ``text``: Simplified, half-width, lower case.
+
+    Character *i* of the copy is character *i* of the text, so a match found on the copy
+    cuts, corrects or highlights the original without altering anything else the user
+    wrote (a phrase conversion that changes the length falls back to the text as written).
+    """
     simp = _t2s().convert(text) if text else text
     if len(simp) != len(text):
         simp = text
     out = []
     for ch in simp:
-        n = unicodedata.normalize("NFKC", ch)
-        out.append(n if len(n) == 1 else ch)
+        n = unicodedata.normalize("NFKC", ch).lower()
+        out.append(n if len(n) == 1 else ch.lower() if len(ch.lower()) == 1 else ch)
     return "".join(out)
 
 
@@ -77,9 +81,9 @@ def _cut(text: str, pattern: re.Pattern[str], start: int = 0, end: int | None = 
     """The stretches of ``text[start:end]`` between matches of ``pattern`` on its shadow,
     as (start, end) offsets into ``text``; separators are dropped."""
     end = len(text) if end is None else end
-    shadow = _shadow(text[start:end])
+    copy = shadow(text[start:end])
     out, pos = [], start
-    for m in pattern.finditer(shadow):
+    for m in pattern.finditer(copy):
         out.append((pos, start + m.start()))
         pos = start + m.end()
     out.append((pos, end))
