@@ -6,7 +6,7 @@ decides "no good match", and picks the pain points to answer, as a ``Verdict``.
 
 from __future__ import annotations
 
-from tongdian.core.ranking.parts import Passage, Ranked
+from tongdian.core.ranking.parts import Ranked, ScoredPart
 from tongdian.core.ranking.verdict import Part, Pick, Verdict
 from tongdian.core.reading.reader import Reading
 
@@ -37,7 +37,7 @@ def decide(reading: Reading, ranked: Ranked, k: int, threshold: float) -> Verdic
     keyword = not passages and whole.p_in < threshold and reading.keyword
     conf: dict[int, float] = {}
     score: dict[int, float] = {}
-    via: dict[int, Passage] = {}  # entries a passage evidences better than the whole
+    via: dict[int, ScoredPart] = {}  # entries a passage evidences better than the whole
     for j, e in enumerate(whole.cand.entries):
         conf[int(e)] = float(whole.dist[j] * (1.0 if keyword else whole.p_in))
         score[int(e)] = float(whole.scores[j])

@@ -53,7 +53,7 @@ class Scored:
 
 
 @dataclass(frozen=True)
-class Passage:
+class ScoredPart:
     """A clause (or a run of comma pieces) of a longer text, scored on its own."""
 
     text: str
@@ -68,7 +68,7 @@ class Ranked:
     """The text's ranking as a whole, and its passages' (empty for a one-clause text)."""
 
     whole: Scored
-    passages: list[Passage]
+    passages: list[ScoredPart]
     whole_text: str  # the text ranked as a whole, as shown: the problem passages of a note
 
 
@@ -132,11 +132,11 @@ class PartRanker:
         for t, sc, _, piece in units:
             cue = framing_cue(t, sc.top[1])
             if cue:
-                passages.append(Passage(t, sc, False, f"framing: {cue}", piece))
+                passages.append(ScoredPart(t, sc, False, f"framing: {cue}", piece))
             elif sc.p_in < thr:
-                passages.append(Passage(t, sc, False, "out_of_scope", piece))
+                passages.append(ScoredPart(t, sc, False, "out_of_scope", piece))
             else:
-                passages.append(Passage(t, sc, True, None, piece))
+                passages.append(ScoredPart(t, sc, True, None, piece))
         if len(segments) == 1:
             # one clause cut at its commas: the text as a whole is still scored as written
             return Ranked(seg_scored[0], passages, reading.read)
