@@ -220,9 +220,9 @@ def test_a_typo_is_corrected_where_it_was_written_and_the_rest_kept_verbatim(tin
     assert read == "我們的ＢＩ團隊說：信用风险越來越難判斷"  # Traditional and full width kept
 
 
-def test_an_acronym_is_spelled_out_for_the_ranking(tiny_engine) -> None:  # type: ignore[no-untyped-def]
+def test_an_acronym_is_spelled_out_for_the_typed_answers_not_the_ranking(tiny_engine) -> None:  # type: ignore[no-untyped-def]
     reading = tiny_engine.reader.read("KYC流程太长")
-    assert "客户身份识别" in reading.expansion and reading.read == "KYC流程太长"  # ranked, not shown
+    assert "客户身份识别" in reading.expansion and reading.read == "KYC流程太长"  # neither ranked nor shown
     assert tiny_engine.reader.read("我们的kycx系统").expansion == ""
     r = tiny_engine.search("NLP在报告里用在哪")
     assert r.intent == "technology" and r.answers[0].id == "nlp"

@@ -39,7 +39,9 @@ class Reading:
 
     text: str  # as the user wrote it (stripped, line ends unified): echoed back
     read: str  # ...with its typos corrected where they were written: what is shown and ranked
-    expansion: str  # acronyms spelled out ("（反洗钱）"): ranked after ``read``, never shown
+    #: acronyms spelled out ("（反洗钱）"): they help a question about the report find its item,
+    #: but ranked with a problem they pull it toward the technology ("ＡＩ網點太多" → P20)
+    expansion: str
     fixes: list[Fix]  # the typo corrections, said to the user
     split: Split  # the clauses of ``read``
     keyword: bool  # a short keyword query, shaped like a search-box entry
