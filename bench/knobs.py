@@ -45,6 +45,7 @@ ASK = "tongdian.core.answers.ask"
 SEGMENT = "tongdian.core.reading.segment"
 FRAMING = "tongdian.core.reading.framing"
 ENGINE = "tongdian.core.search.engine"
+REFS = "tongdian.core.knowledge.references"
 
 
 def _knob(module: str, name: str, *values: object) -> list[dict[str, object]]:
@@ -62,6 +63,9 @@ KNOBS: dict[str, list[dict[str, object]]] = {
     "TYPED_FIRST": _knob(ASK, "TYPED_FIRST", 1.01, 0.35, 0.7),  # 0.5; 1.01 = never first
     "ASK_MAX_CHARS": _knob(ASK, "ASK_MAX_CHARS", 30, 60),  # 40
     "TERSE_MAX_CHARS": _knob(ASK, "TERSE_MAX_CHARS", 0, 10, 24),  # 16; 0 = no terse queries
+    # knowledge/references.py: pain points named by number or title (typed answers)
+    "LIST_MARK_MAX_CHARS": _knob(REFS, "LIST_MARK_MAX_CHARS", 0, 20, 80),  # 40; 0 = off
+    "MIN_TITLE_FRAGMENT": _knob(REFS, "MIN_TITLE_FRAGMENT", 4, 8),  # 6
     # reading/segment.py, reading/framing.py: splitting a text, framing
     "MIN_CJK_CHARS": _knob(SEGMENT, "MIN_CJK_CHARS", 4, 8),  # 6
     "MIN_LATIN_WORDS": _knob(SEGMENT, "MIN_LATIN_WORDS", 3, 6),  # 4
@@ -84,7 +88,8 @@ KNOBS: dict[str, list[dict[str, object]]] = {
 #: ranker fitted to the old value, so they are not ablated here (needs a refit: a rebuild with
 #: ``TONGDIAN_FIT_CACHE=off`` per variant).
 NEEDS_REFIT = ("tongdian.core.ranking.features:KNN_K", "tongdian.core.ranking.features:KNN_TEMP",
-               "tongdian.core.ranking.features:FLOOR")
+               "tongdian.core.ranking.features:FLOOR", "tongdian.core.ranking.probe:PROBE_C",
+               "tongdian.core.ranking.probe:PROBE_FOLDS", "tongdian.core.ranking.training:N_FOLDS")
 
 _MISSING = object()
 
@@ -331,33 +336,43 @@ def markdown(head: list[str], rows: list[list[str]]) -> str:
 # -- counting module constants -------------------------------------------------------------------
 def module_constants(path: Path) -> list[str]:
     """Names of the module-level assignments to an upper-case name (``_PRIVATE`` included)."""
+    return [n for n, _ in _constants(path)]
+
+
+def _constants(path: Path) -> list[tuple[str, bool]]:
+    """(name, documented) of each module constant: documented when a ``#:`` comment line
+    sits right above its assignment (or above the first line of a tuple assignment)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
     out = []
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    for node in ast.parse("\n".join(lines)).body:
         targets = (node.targets if isinstance(node, ast.Assign)
                    else [node.target] if isinstance(node, ast.AnnAssign) else [])
-        names = [n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
-        out += [n.id for n in names if n.id.isupper()]
+        names = [n.id for t in targets for n in ast.walk(t)
+                 if isinstance(n, ast.Name) and n.id.isupper()]
+        above = lines[node.lineno - 2].lstrip() if node.lineno > 1 else ""
+        out += [(n, above.startswith("#:")) for n in names]
     return out
 
 
-def count(root: Path = CORE) -> dict[str, tuple[int, int]]:
-    """File (relative to ``root``) → (all upper-case constants, public ones)."""
+def count(root: Path = CORE) -> dict[str, tuple[int, int, int]]:
+    """File (relative to ``root``) → (upper-case constants, public ones, without a ``#:``)."""
     out = {}
     for f in sorted(root.rglob("*.py")):
-        names = module_constants(f)
-        if names:
-            out[str(f.relative_to(root))] = (len(names), sum(not n.startswith("_") for n in names))
+        cs = _constants(f)
+        if cs:
+            out[str(f.relative_to(root))] = (len(cs), sum(not n.startswith("_") for n, _ in cs),
+                                             sum(not doc for _, doc in cs))
     return out
 
 
 def _print_count() -> None:
     counts = count()
     width = max(map(len, counts))
-    print(f"{'file (tongdian/core/)':{width}}  all  public")
-    for f, (n, pub) in counts.items():
-        print(f"{f:{width}}  {n:3}  {pub:6}")
-    print(f"{'total':{width}}  {sum(n for n, _ in counts.values()):3}  "
-          f"{sum(p for _, p in counts.values()):6}")
+    print(f"{'file (tongdian/core/)':{width}}  all  public  no #:")
+    for f, (n, pub, bare) in counts.items():
+        print(f"{f:{width}}  {n:3}  {pub:6}  {bare:5}")
+    totals = [sum(c[i] for c in counts.values()) for i in range(3)]
+    print(f"{'total':{width}}  {totals[0]:3}  {totals[1]:6}  {totals[2]:5}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -140,7 +140,7 @@ def test_registry_names_constants_that_exist() -> None:
 
 def test_count_reads_module_level_upper_case_assignments(tmp_path: Path) -> None:
     f = tmp_path / "m.py"
-    f.write_text("A = 1\n_B: int = 2\nlower = 3\nC, D = 4, 5\n\n\ndef f():\n    E = 6\n",
-                 encoding="utf-8")
+    f.write_text("A = 1\n#: documented\n_B: int = 2\nlower = 3\nC, D = 4, 5\n\n\n"
+                 "def f():\n    E = 6\n", encoding="utf-8")
     assert bk.module_constants(f) == ["A", "_B", "C", "D"]
-    assert bk.count(tmp_path) == {"m.py": (4, 3)}
+    assert bk.count(tmp_path) == {"m.py": (4, 3, 3)}  # only _B has a #: line above it
