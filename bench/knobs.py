@@ -94,6 +94,10 @@ NEEDS_REFIT = ("tongdian.core.ranking.features:KNN_K", "tongdian.core.ranking.fe
 _MISSING = object()
 
 
+class MissingConstant(KeyError):
+    """A variant names a constant its module does not have (renamed, moved or gone)."""
+
+
 def parse_key(key: str) -> tuple[str, str]:
     """``"tongdian.x.y:NAME"`` → (module, name); a clear error for anything else."""
     module, sep, name = key.partition(":")
@@ -133,7 +137,7 @@ def patched(variant: Mapping[str, object]) -> Iterator[list[str]]:
             module, name = parse_key(key)
             orig = getattr(importlib.import_module(module), name, _MISSING)
             if orig is _MISSING:
-                raise KeyError(f"{module} has no constant {name}")
+                raise MissingConstant(f"{module} has no constant {name}")
             originals.append((name, orig, value))
             for m in _tongdian_modules().values():
                 if m.__dict__.get(name, _MISSING) is orig:
@@ -281,8 +285,10 @@ def run_variants(open_engine: Callable[[], Any], sets: Sets,
         try:
             with patched(variant) as where:
                 run = score(open_engine(), sets)
-        except KeyError as e:  # the constant moved or went: say so, go on with the others
-            row["error"] = str(e.args[0])
+        except Exception as e:  # say so and go on with the others
+            row["error"] = (str(e.args[0]) if isinstance(e, MissingConstant)
+                            # a value the code cannot take is a finding too
+                            else f"fails: {type(e).__name__}: {str(e).splitlines()[-1][:120]}")
             log(f"{row['label']}: {row['error']}")
             rows.append(row)
             continue

@@ -66,6 +66,8 @@ class FakeEngine:
 
     def search(self, text: str, k: int = 10) -> Any:
         lead = sys.modules[FAKE].LEAD
+        if not lead:
+            raise ValueError("no pain point to lead with")
         return SimpleNamespace(results=[SimpleNamespace(id=p) for p in lead], matched=True,
                                answers=[SimpleNamespace(kind="painpoint", id=lead[0])])
 
@@ -87,19 +89,21 @@ def test_a_variant_with_an_effect_is_measured_and_one_without_counts_no_change(
         ("LEAD", {f"{FAKE}:LEAD": ["P02"]}),
         ("UNUSED", {f"{FAKE}:UNUSED": 8}),
         ("gone", {f"{FAKE}:GONE": 1}),
+        ("breaks", {f"{FAKE}:LEAD": []}),
     ])
     base = result["baseline"]["metrics"]
     assert base["dev"]["p@1"] == 1.0 and base["ask_x"]["hit@1"] == 1.0
     assert base["dev"]["oos_rejected"] == 0.0  # the fake always matches
-    lead, unused, gone = result["variants"]
+    lead, unused, gone, breaks = result["variants"]
     assert lead["metrics"]["dev"]["p@1"] == 0.0 and lead["metrics"]["ask_x"]["hit@1"] == 0.0
     assert lead["changed"] == 4  # three texts of dev and the ask question
     assert lead["changed_ids"] == ["ask_x/a1", "dev/t1", "dev/t2", "dev/t3"]
     assert unused["changed"] == 0 and unused["metrics"] == base
     assert "GONE" in gone["error"]
+    assert breaks["error"] == "fails: ValueError: no pain point to lead with"  # and the run went on
     assert fake[0].LEAD == ["P01"]  # the last variant ran and nothing leaked
     head, rows = bk.table_rows(result, ["ask_x"])
-    assert head[-1] == "changed" and len(rows) == 4
+    assert head[-1] == "changed" and len(rows) == 5
     assert rows[0][2] == "1.000" and rows[1][2] == "-1.000" and rows[1][-1] == "4"
     assert set(rows[2][2:-1]) == {"·"}  # no difference anywhere
     assert rows[3][-1] == gone["error"]
