@@ -268,6 +268,13 @@ def changed(base: Run, run: Run) -> list[str]:
 
 
 # -- running -----------------------------------------------------------------------------------
+def _gist(e: Exception) -> str:
+    """The line of an error that says what went wrong (pydantic ends with a help link)."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()
+             and not x.strip().startswith("For further information")]
+    return lines[-1][:120] if lines else ""
+
+
 def label(variant: Mapping[str, object]) -> str:
     return ", ".join(f"{k.rpartition(':')[2]}={v!r}" for k, v in variant.items())
 
@@ -288,7 +295,7 @@ def run_variants(open_engine: Callable[[], Any], sets: Sets,
         except Exception as e:  # say so and go on with the others
             row["error"] = (str(e.args[0]) if isinstance(e, MissingConstant)
                             # a value the code cannot take is a finding too
-                            else f"fails: {type(e).__name__}: {str(e).splitlines()[-1][:120]}")
+                            else f"fails: {type(e).__name__}: {_gist(e)}")
             log(f"{row['label']}: {row['error']}")
             rows.append(row)
             continue

@@ -67,7 +67,7 @@ class FakeEngine:
     def search(self, text: str, k: int = 10) -> Any:
         lead = sys.modules[FAKE].LEAD
         if not lead:
-            raise ValueError("no pain point to lead with")
+            raise ValueError("no pain point to lead with\n\nFor further information visit …")
         return SimpleNamespace(results=[SimpleNamespace(id=p) for p in lead], matched=True,
                                answers=[SimpleNamespace(kind="painpoint", id=lead[0])])
 
