@@ -36,49 +36,38 @@ def default_home() -> Path:
     checkout = source_checkout()
     return checkout / "var" if checkout else Path(platformdirs.user_data_dir("tongdian"))
 
-#: Longest query accepted, in characters. Briefings are a few hundred characters; beyond
-#: this a paste is almost certainly a whole document, and embedding it would stall a worker.
+#: A limit, not a ranking knob: longest query in characters (briefings run to a few hundred).
 MAX_QUERY_CHARS = 2000
-#: Longest text accepted in a request *body* (POST): a whole meeting note. Analysing 20,000
-#: characters takes a few seconds of one core, which a consultant waits for once per note.
+#: A limit: longest POST body text, a whole meeting note (a few seconds of one core).
 MAX_NOTE_CHARS = 20000
+#: A limit: most pain points one answer lists (there are twenty).
 MAX_K = 20
 
 # -- what one request may cost: every limit of the HTTP layer, in one place ------------------
-#: Largest request body. A maximal note (20,000 CJK characters) is ~120 KB as \\u-escaped
-#: JSON and ~180 KB as a percent-encoded form; 256 KB holds either and no more.
+#: A limit: largest request body; a 20,000-character note is ≤ ~180 KB in any encoding.
 MAX_BODY_BYTES = 256 * 1024
-#: Largest body of a knowledge-base edit (PUT/POST of an entry, the edit form): a whole pain
-#: point with hundreds of examples; as a url-encoded form each Chinese character takes nine
-#: bytes (the largest shipped entry is 21 KB of YAML, 50 KB as a form).
+#: A limit: largest knowledge-base edit body (the largest entry is ~50 KB as a form).
 EDIT_BODY_BYTES = 1024 * 1024
-#: Deepest JSON nesting a body may have. The deepest real body (a pain point in the GET
-#: shape) nests 4 levels; the parser (jiter, compiled) refuses past 200 without recursing in
-#: Python, and this bound refuses a deep body with a clear 400 before it reaches any model.
+#: A limit: deepest JSON nesting of a body (real bodies nest 4 levels); deeper is a 400.
 MAX_JSON_DEPTH = 16
-#: Seconds a client may take to send its whole body once the headers are in: a slow or
-#: stalled upload gets 408 and its connection closed instead of holding a worker.
+#: A limit: seconds to send the whole body once the headers are in, then 408.
 BODY_READ_SECONDS = 20.0
-#: Seconds an idle keep-alive connection stays open (uvicorn's ``timeout_keep_alive``).
+#: A limit: seconds an idle keep-alive connection stays open (uvicorn's ``timeout_keep_alive``).
 KEEP_ALIVE_SECONDS = 5
-#: Largest incomplete HTTP event uvicorn buffers (request line plus headers), in bytes.
+#: A limit: largest incomplete HTTP event uvicorn buffers (request line and headers).
 MAX_HEADER_BYTES = 64 * 1024
 
-#: Stored results (permalinks ``/r/<key>``) kept at most: anyone can post a note, so the
-#: store is capped by count as well as by age; past the cap the oldest go first. A stored
-#: result is at most ~150 KB (a 20,000-character note and its answer): ≤ ~750 MB in all.
+#: A limit: stored results (``/r/<key>``) kept, oldest out first (≤ ~150 KB each, ~750 MB).
 MAX_PERMALINKS = 5000
 
 # -- anonymous writes: feedback --------------------------------------------------------------
-#: Feedback one client (IP address) may store, in the ``limits`` library's notation. The
-#: review page is read by people: ten a minute is more than anyone rates by hand.
+#: A limit: feedback one client address may store (``limits`` notation); people rate by hand.
 FEEDBACK_RATE = "10/minute;200/day"
-#: Open (unreviewed) feedback kept for one query; more is a 429 until someone reviews it.
+#: A limit: open (unreviewed) feedback per query; more is a 429 until someone reviews it.
 FEEDBACK_PER_QUERY = 20
-#: Open feedback kept in all; more is a 429 ("the review queue is full"). With each row at
-#: most ~6.3 KB (a 2,000-character query, 20 ids), the feedback table stays under ~65 MB.
+#: A limit: open feedback in all (≤ ~6.3 KB a row: the table stays under ~65 MB); more is a 429.
 MAX_OPEN_FEEDBACK = 10_000
-#: Ids listed in ``shown`` (an answer shows at most ``MAX_K`` pain points).
+#: A limit: ids a feedback's ``shown`` may list (an answer shows at most ``MAX_K``).
 FEEDBACK_SHOWN_MAX = MAX_K
 
 

@@ -21,26 +21,27 @@ from tongdian.core.answers.models import Result, SearchResponse
 from tongdian.core.errors import QueryError
 from tongdian.core.knowledge.corpus import Corpus
 
-#: A result is a problem of the brief when a passage maps to it confidently, or when it is
-#: at least this confident (the same floor the result page draws bars above).
+#: Presentation, not a ranking knob: a result is a problem of the brief when a passage maps
+#: to it or it is at least this confident (the floor the result page draws bars above).
 DETAIL_FLOOR = 0.2
-#: Longest client's text quoted in full. A longer note is described by the passages that
-#: name its problems (one line each), never by its first characters: a meeting note opens
-#: with attendees and small talk, which is not what the client said is wrong.
+#: A layout limit: a client's text up to this long is quoted whole; a longer note is described
+#: by the passages that name its problems (a note opens with attendees, not its problem).
 QUOTE_CHARS = 300
-#: Passages quoted under each problem, and the length each is cut to (at a sentence or
-#: clause end where one falls in the last third, so a quote does not stop mid-word).
+#: A layout limit: passages quoted under each problem.
 PASSAGES_PER_PROBLEM = 2
+#: A layout limit: a quoted passage is cut to this (at a clause end in its last third).
 PASSAGE_CHARS = 90
+#: A layout limit: each line of a long note's summary is cut to this.
 SUMMARY_CHARS = 60
-#: Longest client name and title accepted (they are printed in a header line).
+#: An input limit: longest client name and title accepted (printed in a header line).
 FIELD_CHARS = 120
+#: Text, not a knob: the notice every brief ends with.
 DISCLAIMER = ("本简报由 tongdian 根据客户描述自动匹配生成，内容依据所引报告整理，仅供咨询参考，"
               "不构成投资、法律或合规意见；案例数据出自所引原文，使用前请核实。")
+#: Text, not a knob: the brief's title when the caller gives none.
 DEFAULT_TITLE = "银行痛点与金融科技应对简报"
 
-#: Characters with a meaning in Markdown, swapped for full-width look-alikes in user text,
-#: so a pasted note can neither format, link nor embed anything in a chat tool.
+#: Markdown's special characters → full-width look-alikes: user text cannot format or link.
 _INERT = str.maketrans({
     "[": "［", "]": "］", "<": "＜", ">": "＞", "`": "｀", "*": "＊", "_": "＿",
     "#": "＃", "|": "｜", "~": "～", "\\": "＼", "!": "！",
@@ -77,8 +78,11 @@ def detailed(r: SearchResponse) -> list[Result]:
     return out or r.results[:1]
 
 
+#: A list or section heading opening a passage ("三、", "(2)", "（一）"), dropped from a quote.
 _HEADING = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|\(?[0-9]{1,2}[).、．]|[（(][一二三四五六七八九十0-9]+[）)])\s*")
+#: Sentence ends a quote is cut at, preferably…
 _STOPS = "。！？；!?;"
+#: …else clause ends.
 _SOFT_STOPS = "，,、："
 
 
@@ -109,7 +113,7 @@ def cut(text: str, limit: int) -> str:
     return head + "…"
 
 
-#: Passages this close to a pain point's most confident one count as equally good.
+#: Presentation, not a ranking knob: passages this close in confidence to the best are ties.
 PASSAGE_TIE = 0.05
 
 
@@ -154,8 +158,7 @@ def describe(r: SearchResponse, shown: list[Result]) -> tuple[str, bool]:
     return "　".join(f"{marks[i] if i < len(marks) else '·'}{t}" for i, t in enumerate(lines)), True
 
 
-#: What each kind of evidence is, said plainly: only the report's own text is a source; an
-#: example phrasing is the knowledge base's, written to recognise how clients talk.
+#: Text, not a knob: what each kind of evidence is (only the report's own text is a source).
 EVIDENCE_SOURCE = {
     "pain": "报告对该痛点的描述",
     "title": "报告中的痛点标题",

@@ -16,10 +16,9 @@ from docx.shared import Pt
 
 from tongdian.core.answers.brief import risk_line, source_line
 
-#: The East Asian font the document names: the face tongdian ships for its PDFs (Noto Sans
-#: CJK SC, also what Debian's fonts-noto-cjk installs). A reader without it gets Word's or
-#: LibreOffice's own substitute for a Chinese font, never a Latin one.
+#: Not a knob: the East Asian font named, the face the PDFs ship (Debian's fonts-noto-cjk).
 CJK_FONT = "Noto Sans CJK SC"
+#: The ``w:eastAsia`` attribute's qualified name, made once.
 W_EAST_ASIA = qn("w:eastAsia")
 
 

@@ -30,24 +30,24 @@ from urllib.request import url2pathname
 from tongdian.core.answers.brief import risk_line, source_line
 from tongdian.core.errors import UserError
 
-#: The family name the @font-face rule gives the shipped font (its own name is kept off,
-#: so a system copy of Noto Sans CJK can never stand in for it unnoticed).
+#: Not a knob: the shipped font's @font-face family (not its own: no system copy stands in).
 SHIPPED_FAMILY = "Tongdian Noto Sans CJK SC"
-#: The face of the collection a Chinese brief is set in.
+#: Not a knob: the face of the shipped collection a Chinese brief is set in.
 SHIPPED_FACE = "Noto Sans CJK SC"
-#: After the shipped font, common system CJK fonts (used only if the package is missing).
+#: Not a knob: system CJK fonts after the shipped one (used only if the package is missing).
 FALLBACK_STACK = ('"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", '
                   '"WenQuanYi Micro Hei", "Droid Sans Fallback", sans-serif')
-#: What the PDF needs from the system, by the names WeasyPrint itself loads them under
-#: (``weasyprint/text/ffi.py``), and the Debian packages that bring them.
+#: Not a knob: the native libraries WeasyPrint loads, by its own names (``text/ffi.py``).
 NATIVE_LIBS = {
     "pango": ("libpango-1.0.so.0", "libpango-1.0.dylib", "libpango-1.0-0.dll"),
     "pangoft2": ("libpangoft2-1.0.so.0", "libpangoft2-1.0.dylib", "libpangoft2-1.0-0.dll"),
 }
+#: Text, not a knob: what to install when those libraries are missing.
 INSTALL_HINT = ("PDF 简报需要 WeasyPrint 和 pango：pip install weasyprint；"
                 "Debian/Ubuntu：apt-get install libpango-1.0-0 libpangoft2-1.0-0；"
                 "macOS：brew install pango。请先改用 Word 或 Markdown")
 
+#: Layout, not a knob: the brief's stylesheet (FONTFACE and FONTS filled in at render time).
 CSS_TEMPLATE = """
 FONTFACE
 @page { size: A4; margin: 16mm 15mm 18mm 15mm;

@@ -22,7 +22,7 @@ def _url_always_served(schema: dict[str, Any]) -> None:
     schema["required"] = [name for name in schema["properties"] if name in required]
 
 
-#: the config of the models that carry a ``url``
+#: Not a knob: the pydantic config of the models that carry a ``url`` (always in the schema).
 LINKED = ConfigDict(json_schema_extra=_url_always_served)
 
 

@@ -25,11 +25,11 @@ from tongdian.core.answers.models import SearchResponse
 from tongdian.core.config import MAX_PERMALINKS
 from tongdian.core.errors import NotFound
 
-#: Hex digits of the SHA-256 kept in a key: 64 bits, no collision among any plausible
-#: number of stored notes, and a link short enough to paste into a chat.
+#: A format, not a knob: hex digits of SHA-256 in a key (64 bits: no collision, short link).
 KEY_CHARS = 16
+#: What a well-formed key looks like (anything else is a 404 before the store is read).
 _KEY = re.compile(rf"^[0-9a-f]{{{KEY_CHARS}}}$")
-#: Seconds in a day, for the retention setting (given in days).
+#: A unit: seconds in a day, for the retention setting (given in days).
 DAY = 86400.0
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from tongdian.core.answers.models import TypedAnswer
 
+#: A format: the kinds of typed item an ask line may expect.
 KINDS = ("painpoint", "risk", "technology", "cooperation", "case")
 
 

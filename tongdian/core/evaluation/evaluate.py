@@ -40,7 +40,7 @@ def load_queries(path: Path) -> list[EvalQuery]:
     return out
 
 
-#: The halves of a set split by the number in its ids: tune on the odd ids, quote the even.
+#: A format: the halves of a set, by the parity of the number in its ids (tune on the odd).
 HALVES = ("all", "tune", "held-out")
 
 
@@ -96,7 +96,7 @@ class Report:
         }
 
 
-#: Bootstrap resamples for the intervals: enough for a stable 2.5/97.5 percentile.
+#: Not a ranking knob: bootstrap resamples per interval, enough for stable 2.5/97.5 percentiles.
 BOOTSTRAP = 2000
 
 

@@ -30,6 +30,7 @@ from tongdian.core.knowledge.schema import (
     Technology,
 )
 
+#: A type variable, not a knob: the pydantic model a list file is loaded as.
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -24,8 +24,7 @@ class PassageKind(IntEnum):
     WRITTEN = 6  # an example in a written register (news, report, paper, English press)
 
 
-#: Statements of a problem (spoken or written): embedded as queries, and what the ranker
-#: learns from.
+#: Not a knob: the passages that state a problem (embedded as queries; the ranker learns on them).
 EXAMPLE_KINDS = frozenset({PassageKind.EXAMPLE, PassageKind.WRITTEN})
 
 

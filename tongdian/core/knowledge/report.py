@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+#: A format: the report's section numbers 一 … 二十, in order.
 CN_NUMERALS = [
     "一", "二", "三", "四", "五", "六", "七", "八", "九", "十",
     "十一", "十二", "十三", "十四", "十五", "十六", "十七", "十八", "十九", "二十",
 ]  # fmt: skip
 
+#: A section heading of the report ("五、标题").
 _HEAD = re.compile(r"^(?P<num>[一二三四五六七八九十]+)、(?P<title>.+)$")
 
 

@@ -17,6 +17,7 @@ NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)
 PainId = Annotated[str, StringConstraints(pattern=r"^P(0[1-9]|[1-9][0-9]{1,2})$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 
+#: A format: the ids of the report's seven traditional risks.
 RISK_IDS = (
     "credit",
     "market",
@@ -202,6 +203,7 @@ class Calibration(Strict):
     )
 
 
+#: A format: a jieba user-dictionary line (word, optional frequency and part of speech).
 USERDICT_LINE = re.compile(r"^\S+( \d+)?( [a-z]+)?$")
 
 

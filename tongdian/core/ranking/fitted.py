@@ -24,8 +24,9 @@ from tongdian.core.ranking.probe import LinearProbe, Probes
 from tongdian.core.ranking.ranker import Ranker
 from tongdian.index.store import FORMAT_VERSION
 
+#: A file name, not a knob: the shipped fit inside the package.
 SHIPPED_NAME = "fitted.npz"
-#: ``TONGDIAN_FIT_CACHE=off`` fits every build (``make vectors`` and benches use it).
+#: The variable naming another fit file, or ``off`` to fit every build (``make vectors``, benches).
 ENV = "TONGDIAN_FIT_CACHE"
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-#: Inverse regularisation: small enough that 1,500 statements cannot memorise their wording.
+#: The probe's inverse regularisation, small so 1,500 statements cannot memorise wording (needs a refit: not ablated).
 PROBE_C = 2.0
-#: Folds for the out-of-fold probabilities the ranker is trained on.
+#: Folds of the out-of-fold probe probabilities the ranker trains on (needs a refit: not ablated).
 PROBE_FOLDS = 5
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from tongdian.core.ranking.features import FEATURES, Candidates
 
+#: Not a knob: the features of the scope model (P(in scope)), by name, in the fitted order.
 SCOPE_FEATURES = (
     "ex_max",
     "doc_max",

@@ -22,7 +22,7 @@ from tongdian.core.ranking.ranker import SCOPE_FEATURES, Ranker
 from tongdian.core.reading.text import normalize
 from tongdian.index.lexical import Lexical
 
-#: Folds for the entry-level BM25: an example is scored against the others' documents.
+#: Folds of the held-out entry BM25 an example is scored with (needs a refit: not ablated).
 N_FOLDS = 5
 
 
@@ -34,8 +34,7 @@ class TrainingSet:
     out_of_scope: list[Candidates]
 
 
-#: The threshold stays inside these bounds whatever the data: never "everything matches",
-#: never "nothing does".
+#: A guard, not a tuned knob: the scope threshold never reaches "all match" or "none does".
 THRESHOLD_BOUNDS = (0.05, 0.95)
 
 

@@ -27,7 +27,7 @@ from tongdian.core.ranking.probe import Probes
 from tongdian.core.ranking.ranker import Ranker
 from tongdian.core.ranking.training import fit_ranker, probe_training, training_set
 from tongdian.core.reading.text import Tokenizer
-from tongdian.core.search.vectors import cached_embedder
+from tongdian.core.search.vectors import BATCH, cached_embedder
 from tongdian.index.dense import Dense
 from tongdian.index.embedders import Embedder
 from tongdian.index.lexical import Lexical
@@ -35,9 +35,9 @@ from tongdian.index.store import FORMAT_VERSION, IndexStoreError, Manifest, Stor
 from tongdian.index.vcache import model_digest
 
 log = logging.getLogger(__name__)
-BATCH = 32
-#: The ask file's example questions and their vectors, stored beside the views.
+#: A file name, not a knob: the ask file's example questions, stored beside the views…
 ASK_QUESTIONS = "ask_questions.json"
+#: …and their vectors.
 ASK_VECTORS = "ask.npy"
 
 

@@ -26,11 +26,11 @@ from tongdian.core.knowledge.passages import corpus_passages
 from tongdian.index.embedders import Embedder, ReuseEmbedder, make_embedder
 from tongdian.index.vcache import CachedEmbedder, Key, VectorCache, model_digest
 
-#: The file inside the package (one model's vectors; another model's digest ignores it).
+#: A file name, not a knob: the shipped vectors inside the package (one model's).
 SHIPPED_NAME = "vectors.npz"
-#: ``TONGDIAN_VECTOR_CACHE``: another cache file, or ``off`` to embed everything (benches).
+#: The variable naming another vector cache file, or ``off`` to embed everything (benches).
 ENV = "TONGDIAN_VECTOR_CACHE"
-#: Texts embedded per call when regenerating (what the build uses too).
+#: A batch size, not a ranking knob: texts embedded per call (regenerating and building).
 BATCH = 32
 
 

@@ -28,7 +28,9 @@ from tongdian.core.stewardship.kb import KnowledgeBase
 from tongdian.core.stewardship.kbedit import EditError, EntryMissing
 from tongdian.index.revstore import FeedbackRow, RevisionStore
 
+#: A format: the id a correction gives for "not a pain point".
 NOT_A_PAINPOINT = "none"
+#: A pain point typed in the correction box ("p5", "P05").
 _PID = re.compile(r"^p(\d{1,3})$", re.IGNORECASE)
 #: Phrases people type for "not a pain point" in the correction box.
 _NONE_WORDS = {"none", "no", "not a pain point", "not", "无", "不是痛点", "不是", "无关"}

@@ -22,9 +22,9 @@ from tongdian.core.evaluation.evaluate import (
 )
 from tongdian.core.search.engine import Engine
 
-#: The metrics the gate guards: P@1 over in-scope queries, rejection of out-of-scope ones.
+#: Not a knob: the metrics the gate guards (in-scope P@1, out-of-scope rejection).
 GUARDED = ("p@1", "oos_rejected")
-#: Broken queries listed per set (the rest are counted).
+#: A limit: broken queries listed per set (the rest are counted).
 MAX_LISTED = 50
 
 

@@ -25,15 +25,11 @@ from tongdian.core.stewardship import kbedit
 from tongdian.core.stewardship.kbedit import EditError, Files
 from tongdian.index.revstore import RevisionRow, RevisionStore, open_store
 
-#: Default P@1 / rejection drop (absolute) the gate tolerates. Refitting the ranker moves
-#: borderline answers: adding one example to P04 flipped one of the 40 in-scope queries of
-#: real_dev's tune half (0.725 → 0.700); 0.03 lets one query in forty flip, not two.
+#: Default P@1 / rejection drop the gate tolerates: one borderline flip in forty queries, not two.
 GATE_MARGIN = 0.03
-#: The gate's own query set, shipped in the package so every install is gated: written
-#: for this project (never taken from the evaluation sets), each query labelled with its
-#: pain point, or none for an out-of-scope one.
+#: A file, not a knob: the gate's own labelled queries, shipped so every install is gated.
 BUILTIN_GATE_SET = Path(str(files("tongdian.data").joinpath("gate.jsonl")))
-#: Revisions listed per page of history.
+#: A limit: revisions listed per page of history.
 HISTORY_PAGE = 100
 
 

@@ -22,17 +22,18 @@ from tongdian.core.knowledge.schema import Case, PainPoint, Risk, Technology
 
 Files = dict[str, bytes]
 
-#: Fields of ``GET /api/painpoints/{id}`` computed from others: accepted back, ignored.
+#: A format: fields of ``GET /api/painpoints/{id}`` computed from others (accepted, ignored).
 DERIVED_FIELDS = frozenset({"technologies", "url", "case_detail", "neighbours"})
-#: Corpus files of a snapshot: everything the loader reads (no Python, no caches).
+#: A format: corpus files of a snapshot, everything the loader reads (no Python, no caches).
 CORPUS_SUFFIXES = (".yaml", ".txt")
 
-#: The list files of the corpus whose entries are edited by id: file, top-level key, schema.
+#: A format: the corpus list files edited by id (file, top-level key, schema).
 LISTS: dict[str, tuple[str, str, type[BaseModel]]] = {
     "risks": ("risks.yaml", "risks", Risk),
     "technologies": ("technologies.yaml", "technologies", Technology),
     "cases": ("cases.yaml", "cases", Case),
 }
+#: A format: a pain point's id ("P05"), its number captured.
 PAIN_ID = re.compile(r"^P(\d{2,3})$")
 
 

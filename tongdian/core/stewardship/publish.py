@@ -48,12 +48,11 @@ from tongdian.index.store import Store, slug
 
 log = logging.getLogger(__name__)
 
-#: Revision directories kept besides the served one (the previous one, for a quick rollback).
+#: A limit: revision directories kept besides the served one (the previous, for a rollback).
 KEEP_REVISION_DIRS = 2
-#: A publish still "building" after this long is taken as interrupted even when its process
-#: cannot be checked (it ran on another host sharing the PostgreSQL database).
+#: A limit: a publish "building" this long is taken as interrupted (its host may be another).
 STALE_PUBLISH_SECONDS = 3600.0
-#: Publish states as the history and the API show them.
+#: A format: publish states as the history and the API show them.
 PUBLISHED, BUILDING, REFUSED, FAILED, INTERRUPTED = (
     "published", "building", "refused", "failed", "interrupted")
 
