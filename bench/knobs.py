@@ -13,7 +13,7 @@ sets every loaded ``tongdian.*`` module's attribute of that name that is bound t
 object, and restores all of them afterwards. A constant read only when something is built
 (a default argument, a class attribute, another constant computed from it) cannot be changed
 in process: the run warns about such bindings, and ranking constants that need the ranker
-re-fitted are not ablated here (see ``NEEDS_REFIT``).
+re-fitted (``REFIT_KNOBS``) are scored on an index built afresh with the fit redone.
 
 Run: ``.venv/bin/python -m bench.knobs [--only NAME] [--set module:NAME=value] [--markdown]
 [--json bench/out/knobs.json]``; ``--count`` prints the module constants of ``tongdian/core``.
@@ -40,11 +40,20 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CORE = PROJECT_ROOT / "tongdian" / "core"
 ASK_SETS = sorted((PROJECT_ROOT / "bench" / "data").glob("ask_*.jsonl"))
+#: Our own whole meeting notes (written for the tests) and the problems each discusses: the
+#: long-note knobs act only on texts over ``LONG_NOTE_CHARS``, which the eval sets rarely hold.
+NOTES_DIR = PROJECT_ROOT / "tests" / "data"
+NOTES = {
+    "note six": ("meeting_note_six_problems.txt", ("P02", "P11", "P19", "P14", "P17", "P13")),
+    "note indep": ("meeting_note_independent.txt", None),  # its .json lists the problems
+}
 
 ASK = "tongdian.core.answers.ask"
 SEGMENT = "tongdian.core.reading.segment"
 FRAMING = "tongdian.core.reading.framing"
-ENGINE = "tongdian.core.search.engine"
+READER = "tongdian.core.reading.reader"
+PARTS = "tongdian.core.ranking.parts"
+DECIDE = "tongdian.core.ranking.decide"
 REFS = "tongdian.core.knowledge.references"
 
 
@@ -70,26 +79,37 @@ KNOBS: dict[str, list[dict[str, object]]] = {
     "MIN_CJK_CHARS": _knob(SEGMENT, "MIN_CJK_CHARS", 4, 8),  # 6
     "MIN_LATIN_WORDS": _knob(SEGMENT, "MIN_LATIN_WORDS", 3, 6),  # 4
     "MENTION_OVERRIDE": _knob(FRAMING, "MENTION_OVERRIDE", 1.01, 0.8),  # 0.9; 1.01 = off
-    # search/engine.py: clauses, comma pieces, long notes, keyword queries
-    "SEGMENT_WEIGHT": _knob(ENGINE, "SEGMENT_WEIGHT", 1.0, 0.8),  # 0.9
-    "SEGMENT_FULL_SHARE": _knob(ENGINE, "SEGMENT_FULL_SHARE", 0.0, 0.33, 0.75),  # 0.5; 0 = off
-    "LONG_NOTE_CHARS": _knob(ENGINE, "LONG_NOTE_CHARS", 300, 600),  # 400
-    "MAPPED_MIN_SHARE": _knob(ENGINE, "MAPPED_MIN_SHARE", 1.01, 0.4, 0.6),  # 0.5; 1.01 = off
-    "PIECE_MIN_CONFIDENCE": _knob(ENGINE, "PIECE_MIN_CONFIDENCE", 1.01, 0.7, 0.9),  # 0.8; off
-    "PIECE_TEXT_MAX": _knob(ENGINE, "PIECE_TEXT_MAX", 0, 100, 200),  # 150; 0 = no pieces
-    "PIECE_LEX_MARGIN": _knob(ENGINE, "PIECE_LEX_MARGIN", 1.0, 2.0),  # 1.5
-    "MASS_MIN_CONFIDENCE": _knob(ENGINE, "MASS_MIN_CONFIDENCE", 0.4, 0.6),  # 0.5
-    "PIECE_WHOLE_MAX": _knob(ENGINE, "PIECE_WHOLE_MAX", 0.0, 0.5, 0.7),  # 0.6; 0 = off
-    "LONG_NOTE_FULL_CHARS": _knob(ENGINE, "LONG_NOTE_FULL_CHARS", 0, 30, 80),  # 50; 0 = off
-    "KEYWORD_MAX_CHARS": _knob(ENGINE, "KEYWORD_MAX_CHARS", 0, 6, 12),  # 8; 0 = off
-    "KEYWORD_MAX_WORDS": _knob(ENGINE, "KEYWORD_MAX_WORDS", 0, 2, 4),  # 3; 0 = off
+    # reading/reader.py: long notes, keyword queries, acronyms
+    "LONG_NOTE_CHARS": _knob(READER, "LONG_NOTE_CHARS", 10**9, 300, 600),  # 400; 10**9 = off
+    "KEYWORD_MAX_CHARS": _knob(READER, "KEYWORD_MAX_CHARS", 0, 6, 12),  # 8; 0 = off
+    "KEYWORD_MAX_WORDS": _knob(READER, "KEYWORD_MAX_WORDS", 0, 2, 4),  # 3; 0 = off
+    "ACRONYM_MAX_CHARS": _knob(READER, "ACRONYM_MAX_CHARS", 0, 20, 80),  # 40; 0 = off
+    # ranking/parts.py: comma pieces
+    "PIECE_MIN_CONFIDENCE": _knob(PARTS, "PIECE_MIN_CONFIDENCE", 1.01, 0.7, 0.9),  # 0.8; off
+    "PIECE_TEXT_MAX": _knob(PARTS, "PIECE_TEXT_MAX", 0, 100, 200),  # 150; 0 = no pieces
+    "PIECE_LEX_MARGIN": _knob(PARTS, "PIECE_LEX_MARGIN", 1.0, 2.0),  # 1.5
+    # ranking/decide.py: how passages speak for the whole text
+    "SEGMENT_WEIGHT": _knob(DECIDE, "SEGMENT_WEIGHT", 0.0, 0.8, 1.0),  # 0.9; 0 = passages mute
+    "SEGMENT_FULL_SHARE": _knob(DECIDE, "SEGMENT_FULL_SHARE", 1e-9, 0.33, 0.75),  # 0.5; 1e-9 = off
+    "MAPPED_MIN_SHARE": _knob(DECIDE, "MAPPED_MIN_SHARE", 1.01, 0.4, 0.6),  # 0.5; 1.01 = off
+    "MASS_MIN_CONFIDENCE": _knob(DECIDE, "MASS_MIN_CONFIDENCE", 0.0, 0.4, 0.6),  # 0.5; 0 = off
+    "LONG_NOTE_FULL_CHARS": _knob(DECIDE, "LONG_NOTE_FULL_CHARS", 1e-9, 30, 80),  # 50; 1e-9 = off
 }
-#: Constants that change what the ranker is fitted on: an in-process change would score with a
-#: ranker fitted to the old value, so they are not ablated here (needs a refit: a rebuild with
-#: ``TONGDIAN_FIT_CACHE=off`` per variant).
-NEEDS_REFIT = ("tongdian.core.ranking.features:KNN_K", "tongdian.core.ranking.features:KNN_TEMP",
-               "tongdian.core.ranking.features:FLOOR", "tongdian.core.ranking.probe:PROBE_C",
-               "tongdian.core.ranking.probe:PROBE_FOLDS", "tongdian.core.ranking.training:N_FOLDS")
+#: Constants that change what the ranker is fitted on: a variant of one of these is scored
+#: on an index built afresh with the fit redone (``TONGDIAN_FIT_CACHE=off``: ~15 s a build).
+REFIT = "tongdian.core.ranking.features"
+PROBE = "tongdian.core.ranking.probe"
+TRAINING = "tongdian.core.ranking.training"
+REFIT_KNOBS: dict[str, list[dict[str, object]]] = {
+    "REFIT_BASELINE": [{}],  # the shipped constants, refitted: must equal the baseline
+    "KNN_K": _knob(REFIT, "KNN_K", 5, 20),  # 10
+    "KNN_TEMP": _knob(REFIT, "KNN_TEMP", 0.01, 0.05),  # 0.02
+    "FLOOR": _knob(REFIT, "FLOOR", -0.5, 0.0),  # -1.0
+    "PROBE_C": _knob(PROBE, "PROBE_C", 0.5, 8.0),  # 2.0
+    "PROBE_FOLDS": _knob(PROBE, "PROBE_FOLDS", 3, 10),  # 5
+    "N_FOLDS": _knob(TRAINING, "N_FOLDS", 3, 10),  # 5
+}
+NEEDS_REFIT = tuple(k for vs in REFIT_KNOBS.values() for v in vs for k in v)
 
 _MISSING = object()
 
@@ -204,6 +224,7 @@ class Sets:
 
     problems: dict[str, list[Any]]
     asks: dict[str, list[Any]]
+    notes: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)  # text, problems
 
     @classmethod
     def load(cls, eval_dir: Path, ask_files: list[Path]) -> Sets:
@@ -213,7 +234,17 @@ class Sets:
         real = [q for f in ("real_dev.jsonl", "real_more.jsonl")
                 for q in split_half(load_queries(eval_dir / f), "tune")]  # never the held-out
         return cls({"dev": load_queries(eval_dir / "dev_queries.jsonl"), "real tune": real},
-                   {f.stem: load_ask_set(f) for f in ask_files})
+                   {f.stem: load_ask_set(f) for f in ask_files}, load_notes())
+
+
+def load_notes() -> dict[str, tuple[str, frozenset[str]]]:
+    out = {}
+    for name, (file, problems) in NOTES.items():
+        path = NOTES_DIR / file
+        if problems is None:
+            problems = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))["problems"]
+        out[name] = (path.read_text(encoding="utf-8").strip(), frozenset(problems))
+    return out
 
 
 @dataclass
@@ -248,6 +279,13 @@ def score(engine: Any, sets: Sets) -> Run:
         run.metrics[set_name] = {k: m[k] for k in ("p@1", "ok@1", "hit@3", "in_scope_rejected",
                                                    "oos_rejected")}
         run.got.update({f"{set_name}/{q.id}": _signature(seen[q.query]) for q in qs})
+    for set_name, (note, want) in sets.notes.items():
+        r = engine.search(note, k=5, max_chars=len(note))
+        mapped = {x.id for x in r.results if x.mapped}
+        # recall: the note's problems answered in full; extra: pain points mapped it never discusses
+        run.metrics[set_name] = {"recall": round(len(mapped & want) / len(want), 4),
+                                 "extra": float(len(mapped - want))}
+        run.got[set_name] = (tuple(sorted(mapped)),)
     for set_name, aqs in sets.asks.items():
         rep = evaluate_ask(aqs, lambda text: search(text).answers)
         run.metrics[set_name] = {"hit@1": rep["metrics"]["hit@1"]}
@@ -281,8 +319,11 @@ def label(variant: Mapping[str, object]) -> str:
 
 def run_variants(open_engine: Callable[[], Any], sets: Sets,
                  variants: list[tuple[str, dict[str, object]]],
-                 log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """The baseline, then each (knob, variant) with a fresh engine: every number as JSON."""
+                 log: Callable[[str], None] = lambda s: None,
+                 open_refit: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """The baseline, then each (knob, variant) with a fresh engine: every number as JSON.
+    A variant of a constant the fit reads (``NEEDS_REFIT``) opens ``open_refit()``: an index
+    built and fitted anew under the variant."""
     base = score(open_engine(), sets)
     log(f"baseline: {base.seconds:.0f} s")
     rows = []
@@ -290,8 +331,11 @@ def run_variants(open_engine: Callable[[], Any], sets: Sets,
         row: dict[str, Any] = {"knob": knob, "variant": {k: repr(v) for k, v in variant.items()},
                                "label": label(variant)}
         try:
+            refit = knob in REFIT_KNOBS or any(k in NEEDS_REFIT for k in variant)
             with patched(variant) as where:
-                run = score(open_engine(), sets)
+                if refit and open_refit is None:
+                    raise RuntimeError("needs a refit: no open_refit given")
+                run = score((open_refit if refit and open_refit else open_engine)(), sets)
         except Exception as e:  # say so and go on with the others
             row["error"] = (str(e.args[0]) if isinstance(e, MissingConstant)
                             # a value the code cannot take is a finding too
@@ -313,7 +357,9 @@ COLUMNS = [("dev", "p@1", "dev P@1"), ("dev", "ok@1", "ok@1"), ("dev", "hit@3", 
            ("dev", "in_scope_rejected", "no-match"), ("dev", "oos_rejected", "OOS rej."),
            ("real tune", "p@1", "real P@1"), ("real tune", "ok@1", "ok@1"),
            ("real tune", "hit@3", "hit@3"), ("real tune", "in_scope_rejected", "no-match"),
-           ("real tune", "oos_rejected", "OOS rej.")]
+           ("real tune", "oos_rejected", "OOS rej."),
+           ("note six", "recall", "note6 recall"), ("note six", "extra", "extra"),
+           ("note indep", "recall", "note-i recall"), ("note indep", "extra", "extra")]
 
 
 def table_rows(result: dict[str, Any], asks: list[str]) -> tuple[list[str], list[list[str]]]:
@@ -404,15 +450,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.count:
         _print_count()
         return 0
-    unknown = [n for n in args.only if n not in KNOBS]
+    unknown = [n for n in args.only if n not in KNOBS and n not in REFIT_KNOBS]
     if unknown:
-        ap.error(f"unknown knob(s) {', '.join(unknown)}; known: {', '.join(KNOBS)}")
+        ap.error(f"unknown knob(s) {', '.join(unknown)}; known: "
+                 f"{', '.join([*KNOBS, *REFIT_KNOBS])}")
     try:
         ad_hoc = [("--set", parse_set(s)) for s in args.sets]
     except ValueError as e:
         ap.error(str(e))
+    registry = {**KNOBS, **REFIT_KNOBS}
     chosen = args.only or ([] if ad_hoc else list(KNOBS))
-    variants = [(k, v) for k in chosen for v in KNOBS[k]] + ad_hoc
+    variants = [(k, v) for k in chosen for v in registry[k]] + ad_hoc
     eval_dir = args.eval_dir or find_eval_dir()
     if eval_dir is None or not (eval_dir / "dev_queries.jsonl").is_file():
         ap.error("the eval sets were not found: pass --eval-dir DIR (with dev_queries.jsonl)")
@@ -437,8 +485,21 @@ def main(argv: list[str] | None = None) -> int:
               f"{sizes} texts · {emb.spec} · eval sets {eval_dir}")
     err = Console(stderr=True)
     err.print(header)
+    import os
+    import tempfile
+
+    def open_refit() -> Engine:
+        """An index built into a fresh directory with the fit redone (the vectors come from
+        the shipped cache: ~15 s)."""
+        data = Path(tempfile.mkdtemp(prefix="knobs-refit-"))
+        os.environ["TONGDIAN_FIT_CACHE"] = "off"
+        try:
+            return Engine.open(Settings(data=data), rebuild=True, embedder=emb)
+        finally:
+            del os.environ["TONGDIAN_FIT_CACHE"]
+
     result = run_variants(lambda: Engine.open(settings, embedder=emb), sets, variants,
-                          log=lambda s: err.print(s))
+                          log=lambda s: err.print(s), open_refit=open_refit)
     result = {"command": command, "sizes": {k: len(v) for k, v in {**sets.problems,
                                                                     **sets.asks}.items()},
               "needs_refit": list(NEEDS_REFIT), **result}
@@ -451,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     early = sorted({p for r in result["variants"] for p in r.get("early_bindings", [])})
     notes = ["Baseline row: the figures; variant rows: the difference (· = none). `changed`: texts "
              "whose top-3 pain points, no-match flag or top-3 typed answers differ.",
-             f"Not ablated in process (needs a refit): {', '.join(NEEDS_REFIT)}."]
+             "Knobs the fit reads (REFIT_KNOBS) are scored on an index fitted anew; "
+             "REFIT_BASELINE is the shipped constants refitted."]
     if early:
         notes.append(f"Warning: read at import, not changed by a variant: {', '.join(early)}.")
     if args.markdown:

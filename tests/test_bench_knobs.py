@@ -110,6 +110,24 @@ def test_a_variant_with_an_effect_is_measured_and_one_without_counts_no_change(
     assert bk.markdown(head, rows).count("\n") == len(rows) + 1
 
 
+def test_a_constant_the_fit_reads_is_scored_on_an_engine_fitted_anew(
+        fake: tuple[ModuleType, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    refits: list[object] = []
+
+    def open_refit() -> FakeEngine:
+        refits.append(sys.modules[FAKE].LEAD)  # built under the variant
+        return FakeEngine()
+
+    monkeypatch.setattr(bk, "NEEDS_REFIT", (f"{FAKE}:LEAD",))
+    result = bk.run_variants(FakeEngine, _sets(), [("LEAD", {f"{FAKE}:LEAD": ["P02"]}),
+                                                   ("UNUSED", {f"{FAKE}:UNUSED": 8})],
+                             open_refit=open_refit)
+    assert refits == [["P02"]]  # the refit variant alone, with its value in place
+    assert result["variants"][0]["changed"] == 4
+    no_refit = bk.run_variants(FakeEngine, _sets(), [("LEAD", {f"{FAKE}:LEAD": ["P02"]})])
+    assert "needs a refit" in no_refit["variants"][0]["error"]
+
+
 def test_early_bindings_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "early.py"
     f.write_text("LIMIT = 3\nTWICE = LIMIT * 2\n\n\ndef cut(x, n=LIMIT):\n    return x[:n]\n\n\n"
@@ -132,14 +150,14 @@ def test_parse_set() -> None:
 
 def test_registry_names_constants_that_exist() -> None:
     """The registry follows the code: a renamed or removed knob fails here, not mid-run."""
-    for knob, variants in bk.KNOBS.items():
+    for knob, variants in {**bk.KNOBS, **bk.REFIT_KNOBS}.items():
         assert variants, knob
         for v in variants:
             for key, value in v.items():
                 module, name = bk.parse_key(key)
                 current = getattr(importlib.import_module(module), name)
                 assert type(current) in (int, float) and value != current, key
-    assert not {bk.parse_key(k)[1] for k in bk.NEEDS_REFIT} & set(bk.KNOBS)
+    assert not {bk.parse_key(k)[1] for k in bk.NEEDS_REFIT} & set(bk.KNOBS)  # fit knobs apart
 
 
 def test_count_reads_module_level_upper_case_assignments(tmp_path: Path) -> None:

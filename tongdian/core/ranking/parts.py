@@ -27,11 +27,6 @@ PIECE_TEXT_MAX = 150
 #: A comma piece is embedded only when its BM25 evidence for a pain point other than the
 #: clause's own is at least this many times its next best: a distinctive word, not noise.
 PIECE_LEX_MARGIN = 1.5
-#: In a long note, only clauses whose own best pain point is below this confidence are cut
-#: at their commas: a clause clearly about one problem keeps its asides as context.
-PIECE_WHOLE_MAX = 0.6
-
-
 @dataclass(frozen=True)
 class Scored:
     """One text scored: its prepared query, the candidates' features and what the ranker
@@ -97,16 +92,12 @@ class PartRanker:
         texts = [reading.read] if len(segments) == 1 else list(segments)
         vecs = self.embedder.embed_queries(texts)
         seg_scored = [self.score(t, v) for t, v in zip(texts, vecs, strict=True)]
-        # comma pieces of the clauses that may hold several problems: every clause of a short
-        # briefing; in a long note, only clauses not clearly about one problem (the others'
-        # asides stay context, and embedding every piece of a note would triple its cost);
-        # none in between (see PIECE_TEXT_MAX)
+        # comma pieces of the clauses of a short briefing that may hold several problems (in
+        # longer texts sub-clauses are aspects of one story: see PIECE_TEXT_MAX)
         pieces: dict[int, list[str]] = {}
         for i, seg in enumerate(segments):
-            ps = comma_pieces(seg)
-            if len(ps) > 1 and not framing_cue(seg) and (
-                    (len(reading.read) <= PIECE_TEXT_MAX and self._lexically_several(ps, seg_scored[i]))
-                    or (reading.long_note and seg_scored[i].top[1] < PIECE_WHOLE_MAX)):
+            ps = comma_pieces(seg) if len(reading.read) <= PIECE_TEXT_MAX else [seg]
+            if len(ps) > 1 and not framing_cue(seg) and self._lexically_several(ps, seg_scored[i]):
                 pieces[i] = ps
         flat = [p for ps in pieces.values() for p in ps]
         piece_vecs = self.embedder.embed_queries(flat) if flat else np.zeros((0, vecs.shape[1]))

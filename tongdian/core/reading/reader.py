@@ -28,8 +28,11 @@ LONG_NOTE_CHARS = 400
 #: model, fitted on whole statements, turns such a text away, while a search box should lead
 #: to the topic it names. Backed by tests/test_short_queries.py (our own keyword queries).
 KEYWORD_MAX_CHARS = 8
+#: ...or this many Latin words ("AI", "supply chain finance").
 KEYWORD_MAX_WORDS = 3
+#: Punctuation that makes a text a sentence, not a keyword query.
 _SENTENCE_MARKS = re.compile(r"[。！？!?；;，,：:\n]")
+#: Lone surrogates: undecodable input, dropped before anything reads the text.
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 

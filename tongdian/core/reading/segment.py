@@ -22,8 +22,9 @@ from functools import lru_cache
 
 import opencc
 
-# Sentence ends, and clause joints that usually start a new concern.
+#: Sentence ends: every clause boundary starts at one.
 _SENTENCE = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)\s+")
+#: Clause joints that usually start a new concern (同时、而且、还…; "also", ", and we").
 _JOINT = re.compile(
     r"[，,、]\s*(?=(?:同时|而且|并且|另外|此外|还有|再加上|加上|再者|更糟的是|与此同时|其次|最后|还要|也要|一方面|另一方面|还|也|又|但|可是|可|却|不过|然而|偏偏)"
     r")|(?<=[，,])\s*(?=(?:also|additionally|moreover|meanwhile|on top of that)\b)"
@@ -36,7 +37,10 @@ _JOINT = re.compile(
 #: ", while"/", but" between two clauses (each side is checked for substance afterwards).
 _PIECE = re.compile(r"[，,、：:]\s*(?:(?:and|while|but|whereas)\s+(?=\w))?"
                     r"|\s+(?:and|while|but|whereas)\s+(?=\w)", re.IGNORECASE)
+#: A clause with fewer Chinese characters than this is glued to its neighbour (8 costs
+#: real tune P@1 -0.017; ``python -m bench.knobs --only MIN_CJK_CHARS``).
 MIN_CJK_CHARS = 6
+#: ...or fewer Latin words than this (an English clause needs a verb and its object).
 MIN_LATIN_WORDS = 4
 #: Clauses analysed at most. A 20,000-character note splits into ~700 clauses; past this
 #: the rest is reported as not analysed (``truncated``) instead of being dropped silently.

@@ -21,12 +21,17 @@ jieba.setLogLevel(logging.WARNING)
 #: Distinct texts whose tokens are memoised (a few KB each; the answer cache serves repeats).
 TOKEN_CACHE_SIZE = 2048
 
+#: Control, bidi and zero-width characters: removed before anything reads the text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u061c]")
+#: Runs of white space, collapsed to one.
 _SPACE = re.compile(r"\s+")
+#: A Chinese character (CJK unified ideographs and extension A).
 _CJK = re.compile(r"[\u3400-\u9fff]")
+#: A Latin word, hyphens inside it kept ("e-commerce").
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9\-]*[a-z0-9]|[a-z]")
+#: A token must hold one of these: punctuation alone is no token.
 _TOKEN_OK = re.compile(r"[\u3400-\u9fffa-z0-9]")
-
+#: Words that say nothing about which pain point a text names (particles, pronouns, hedges).
 DEFAULT_STOPWORDS = frozenset(
     ["的", "了", "是", "在", "和", "与", "及", "或", "也", "都", "就", "还", "又", "而", "但", "却", "被", "把", "让", "给", "对", "向", "从", "为", "以", "于", "等", "这", "那", "这个", "那个", "这些", "那些", "我", "我们", "你", "你们", "他", "他们", "她", "它", "咱们", "自己", "大家", "一个", "一些", "一下", "什么", "怎么", "怎样", "如何", "哪些", "哪个", "能否", "能不能", "是否", "吗", "呢", "吧", "啊", "呀", "嘛", "很", "太", "更", "最", "非常", "特别", "比较", "越来越", "已经", "一直", "现在", "目前", "今年", "去年", "可以", "可能", "应该", "需要", "想", "要", "会", "能", "有", "没有", "没", "不", "个", "些", "种", "次", "上", "下", "中", "里", "后", "前", "其", "之", "所", "着", "过", "得", "地", "并", "且", "如果", "因为", "所以", "虽然", "但是", "而且", "然后", "同时", "另外", "此外", "还是", "以及", "the", "a", "an", "of", "to", "in", "on", "for", "and", "or", "is", "are", "was", "were", "be", "been", "it", "this", "that", "we", "our", "us", "you", "your", "they", "their", "i", "my", "me", "with", "at", "by", "from", "as", "how", "what", "which", "can", "could", "should", "would", "do", "does", "did", "not", "no", "so", "but", "if", "have", "has", "had", "will", "about", "into", "than", "then", "there", "here"]
 )
