@@ -488,10 +488,12 @@ def main(argv: list[str] | None = None) -> int:
     import os
     import tempfile
 
+    refits = tempfile.TemporaryDirectory(prefix="knobs-refit-")  # removed when the run ends
+
     def open_refit() -> Engine:
         """An index built into a fresh directory with the fit redone (the vectors come from
-        the shipped cache: ~15 s)."""
-        data = Path(tempfile.mkdtemp(prefix="knobs-refit-"))
+        the shipped cache: a few seconds)."""
+        data = Path(tempfile.mkdtemp(dir=refits.name))
         os.environ["TONGDIAN_FIT_CACHE"] = "off"
         try:
             return Engine.open(Settings(data=data), rebuild=True, embedder=emb)

@@ -116,3 +116,29 @@ def test_an_independently_written_note(engine) -> None:  # type: ignore[no-untyp
     for frag in label["framing_examples"]:
         segs = [s for s in r.segments if frag.rstrip("。")[:12] in s.text]
         assert segs and all(not s.problem for s in segs), (frag, segs)
+
+
+#: A short note (425 characters) with four problems told in two or three sentences each, a
+#: fifth in one sentence, and framing; written for this test.
+NOTE_FOUR = ("会议时间：周二下午。参会人员：零售部、运营部、科技部负责人。"
+    "零售部说县域网点的客流一年比一年少，很多网点一天只有十几个客户，房租和人工却一分没少，"
+    "几个支行已经连续亏损两年，总行在考虑撤并，但又担心影响当地的服务。"
+    "运营部反映反洗钱的可疑交易预警太多，九成以上是误报，每一条都要人工核查，"
+    "客户身份资料更新不及时，监管检查时经常被指出问题，合规团队压力很大。"
+    "存款方面，定期存款到期后越来越多地流向互联网理财和货币基金，揽储成本一路上涨，"
+    "负债成本压不下来，息差越来越薄。"
+    "信用卡中心补充说，今年新户活动的预算大半被羊毛党薅走，有团伙用批量注册的手机号和虚假身份申请，"
+    "风控规则一调严，正常客户的通过率又掉下来，欺诈损失和客户体验两头都顾不上。"
+    "另外科技部提到，全行二十多年积累下来的信贷档案和合同大多还是纸质的，查一份旧合同常常要花上大半天。"
+    "会议最后，双方约定下周再碰一次，由零售部牵头整理各部门的数据。"
+    "下一步：请咨询团队两周内提交方案，先从网点和反洗钱两块入手。")
+
+
+def test_a_problem_the_note_discusses_in_two_sentences_is_answered_in_full(engine) -> None:  # type: ignore[no-untyped-def]
+    """What ``decide.LONG_NOTE_FULL_CHARS`` (50) is for: at 80, three of these four lose their
+    mapping and drop out at k=3; far lower, stray clauses of the test notes get mapped."""
+    from tongdian.core.reading.reader import LONG_NOTE_CHARS
+
+    assert len(NOTE_FOUR) > LONG_NOTE_CHARS
+    r = engine.search(NOTE_FOUR, 3, MAX_NOTE_CHARS)
+    assert {"P13", "P11", "P14", "P02"} <= {x.id for x in r.results if x.mapped}

@@ -20,9 +20,12 @@ from typing import Any
 
 import numpy as np
 
-#: The probe's inverse regularisation, small so 1,500 statements cannot memorise wording (needs a refit: not ablated).
+#: The probe's inverse regularisation, small so 1,500 statements cannot memorise wording.
+#: Refitted: 0.5 costs dev P@1 -0.018; 8 costs real tune -0.009 and ask_dev -0.012
+#: (``python -m bench.knobs --only PROBE_C``).
 PROBE_C = 2.0
-#: Folds of the out-of-fold probe probabilities the ranker trains on (needs a refit: not ablated).
+#: Folds of the out-of-fold probe probabilities the ranker trains on; 3 and 10 each cost one
+#: real tune text (``bench.knobs --only PROBE_FOLDS``).
 PROBE_FOLDS = 5
 
 

@@ -17,18 +17,22 @@ from tongdian.core.reading.segment import Split, shadow, split_text
 from tongdian.core.reading.spelling import Fix, Speller
 from tongdian.core.reading.text import Tokenizer, normalize
 
-#: Acronyms are spelled out only in a text this short: a question leans on its one short
-#: form, a briefing or an excerpt carries its own context.
+#: Acronyms are spelled out (for the typed answers) only in a text this short: a question
+#: leans on its one short form. Off: ask_dev hit@1 -0.012, ask_indep2 -0.013 (indep +0.014);
+#: 20 and 80 change at most one text (``python -m bench.knobs --only ACRONYM_MAX_CHARS``).
 ACRONYM_MAX_CHARS = 40
 #: A text longer than this is a note, not a briefing: each problem passage in it speaks for
-#: itself, whatever share of the text it is (a note of six problems has six "asides").
+#: itself, whatever share of the text it is (a note of six problems has six "asides"). Off:
+#: the two test notes map +5 and +10 pain points they never discuss; 300 and 600 change no
+#: text (``python -m bench.knobs --only LONG_NOTE_CHARS``).
 LONG_NOTE_CHARS = 400
 #: A text this short (characters, spaces aside) or of at most ``KEYWORD_MAX_WORDS`` Latin
 #: words, without sentence punctuation, is a keyword query ("风控", "小微贷款"): the scope
 #: model, fitted on whole statements, turns such a text away, while a search box should lead
-#: to the topic it names. Backed by tests/test_short_queries.py (our own keyword queries).
+#: to the topic it names. 0, 6 and 12 change two texts of the sets and no metric; what backs
+#: it is tests/test_short_queries.py, our own keyword queries (``bench.knobs --only KEYWORD_MAX_CHARS``).
 KEYWORD_MAX_CHARS = 8
-#: ...or this many Latin words ("AI", "supply chain finance").
+#: ...or this many Latin words ("AI", "supply chain finance"); 0 fails test_short_queries (AML).
 KEYWORD_MAX_WORDS = 3
 #: Punctuation that makes a text a sentence, not a keyword query.
 _SENTENCE_MARKS = re.compile(r"[。！？!?；;，,：:\n]")
