@@ -222,3 +222,12 @@ def test_real_text_held_out_floors(engine: Engine) -> None:
     assert m["hit@3"] >= 0.75, m
     assert m["oos_rejected"] >= 0.85, m
     assert m["in_scope_rejected"] <= 0.10, m
+
+
+def test_words_most_pain_points_use_are_never_shown_as_matched(engine: Engine) -> None:
+    """What ``respond.GENERIC_SHARE`` is for: 银行 and 客户 are in nearly every pain point's
+    own text, so highlighting them would say nothing about why this one matched."""
+    r = engine.search("银行网点的客户越来越少，房租和人工成本却很高", k=3)
+    top = r.results[0]
+    assert top.id == "P14" and top.evidence.matched_terms
+    assert not {"银行", "客户"} & set(top.evidence.matched_terms)

@@ -22,7 +22,8 @@ from tongdian.core.reading.reader import Reading
 from tongdian.core.reading.text import Tokenizer, normalize
 
 #: Words in more than this share of the pain points' own text (银行, 客户) are evidence for
-#: none of them: they are never shown as a matched word.
+#: none of them: they are never shown as a matched word (display only: no ranking metric
+#: moves; off shows them, which tests/test_engine.py refuses).
 GENERIC_SHARE = 0.4
 #: What a keyword query's answer says before the pain point it leads to.
 KEYWORD_MESSAGE = "文字较短，按关键词找到的痛点（a short keyword query; describe the problem in a sentence for a surer answer）："

@@ -67,7 +67,7 @@ class Ranked:
 
     whole: Scored
     passages: list[ScoredPart]
-    whole_text: str  # the text ranked as a whole: all of it, or the problem passages of a note
+    whole_text: str  # the text ranked as a whole, as shown: all of it, or a note's problem passages
 
 
 class PartRanker:
@@ -92,7 +92,9 @@ class PartRanker:
         """Score the text and each of its passages; passages that frame the note or lie out
         of scope are marked and left out of the whole text's ranking."""
         segments = reading.split.segments
-        texts = [reading.read] if len(segments) == 1 else list(segments)
+        # the acronyms spelled out are scored with the text (its last clause), never shown
+        texts = ([reading.read + reading.expansion] if len(segments) == 1
+                 else [*segments[:-1], segments[-1] + reading.expansion])
         vecs = self.embedder.embed_queries(texts)
         seg_scored = [self.score(t, v) for t, v in zip(texts, vecs, strict=True)]
         # comma pieces of the clauses of a short briefing that may hold several problems (in
@@ -133,14 +135,17 @@ class PartRanker:
             # one clause cut at its commas: the text as a whole is still scored as written
             return Ranked(seg_scored[0], passages, reading.read)
         keep = [j for j, p in enumerate(passages) if p.problem] or list(range(len(units)))
-        whole_text = reading.read if len(keep) == len(units) else "\n".join(units[j][0] for j in keep)
+        if len(keep) == len(units):
+            shown, whole_text = reading.read, reading.read + reading.expansion
+        else:
+            shown = whole_text = "\n".join(units[j][0] for j in keep)
         if self.compose_segments:
             w = np.array([max(len(units[j][0]), 1) for j in keep], dtype=np.float32)
             whole_vec = (w[:, None] * np.stack([units[j][2] for j in keep])).sum(0)
             whole_vec /= max(float(np.linalg.norm(whole_vec)), 1e-9)
         else:
             whole_vec = self.embedder.embed_queries([whole_text])[0]
-        return Ranked(self.score(whole_text, whole_vec), passages, whole_text)
+        return Ranked(self.score(whole_text, whole_vec), passages, shown)
 
     def _lexically_several(self, pieces: list[str], whole: Scored) -> bool:
         """Whether a comma piece's words point clearly to a pain point other than the one

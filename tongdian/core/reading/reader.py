@@ -46,9 +46,7 @@ class Reading:
 
     text: str  # as the user wrote it (stripped, line ends unified): echoed back
     read: str  # ...with its typos corrected where they were written: what is shown and ranked
-    #: acronyms spelled out ("（反洗钱）"): they help a question about the report find its item,
-    #: but ranked with a problem they pull it toward the technology ("ＡＩ網點太多" → P20)
-    expansion: str
+    expansion: str  # business acronyms spelled out ("（小微企业）"): ranked, never shown
     fixes: list[Fix]  # the typo corrections, said to the user
     split: Split  # the clauses of ``read``
     keyword: bool  # a short keyword query, shaped like a search-box entry
@@ -82,7 +80,9 @@ class Reader:
     """Reads texts against the domain's vocabulary; built once per engine.
 
     ``vocabulary``: the words a typo is corrected to; ``topic_terms``: the words that make a
-    short text a keyword query; ``acronyms``: short form → what it stands for.
+    short text a keyword query; ``acronyms``: short form → what it stands for, business terms
+    only (MSE, KYC): a technology's short form (AI, NLP) is read as that technology already,
+    and spelled out it pulled a problem toward technology ("ＡＩ網點太多" → P20, not P14).
     """
 
     def __init__(self, vocabulary: Iterable[str], topic_terms: Iterable[str],

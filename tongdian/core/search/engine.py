@@ -26,6 +26,7 @@ from tongdian.core.knowledge.schema import PainPoint
 from tongdian.core.ranking.decide import decide
 from tongdian.core.ranking.parts import PartRanker
 from tongdian.core.reading.reader import Reader, validate_query
+from tongdian.core.reading.text import normalize
 from tongdian.core.search.build import LoadedIndex, ensure_index
 from tongdian.index.embedders import Embedder, make_embedder
 from tongdian.index.lru import LRU
@@ -57,7 +58,10 @@ class Engine:
         # questions about the report (risks, technologies, modes, the case, numbers): ask.py
         self.asker = Asker(corpus, embedder, self.evidence.dense.vectors()[
             self.evidence.view_is_example], self.answers, index.ask_vectors)
-        self.reader = Reader(self.asker.vocabulary, corpus.topic_terms(), self.asker.acronyms, tok)
+        techs = {normalize(a) for t in corpus.technologies.values()
+                 for a in (t.name, t.name_en, *t.aliases)}
+        acronyms = {a: v for a, v in self.asker.acronyms.items() if normalize(a) not in techs}
+        self.reader = Reader(self.asker.vocabulary, corpus.topic_terms(), acronyms, tok)
         self.parts = PartRanker(self.evidence, self.ranker, embedder, compose_segments)
         self.responder = Responder(corpus, self.evidence.views, tok, self.answers, self.asker)
         self._centroids = self._entry_centroids()
