@@ -74,7 +74,6 @@ KNOBS: dict[str, list[dict[str, object]]] = {
     "TERSE_MAX_CHARS": _knob(ASK, "TERSE_MAX_CHARS", 0, 10, 24),  # 16; 0 = no terse queries
     # knowledge/references.py: pain points named by number or title (typed answers)
     "LIST_MARK_MAX_CHARS": _knob(REFS, "LIST_MARK_MAX_CHARS", 0, 20, 80),  # 40; 0 = off
-    "MIN_TITLE_FRAGMENT": _knob(REFS, "MIN_TITLE_FRAGMENT", 4, 8),  # 6
     # reading/segment.py, reading/framing.py: splitting a text, framing
     "MIN_CJK_CHARS": _knob(SEGMENT, "MIN_CJK_CHARS", 4, 8),  # 6
     "MIN_LATIN_WORDS": _knob(SEGMENT, "MIN_LATIN_WORDS", 3, 6),  # 4
