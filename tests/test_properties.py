@@ -205,13 +205,16 @@ def assert_well_formed(q: str, k: int, r: SearchResponse) -> None:
     assert conf == sorted(conf, reverse=True), "best first"
     assert scores == sorted(scores, reverse=True)
     assert 0.0 <= r.in_scope <= 1.0 and 0.0 < r.threshold < 1.0
-    if r.matched and r.in_scope < r.threshold:  # a keyword query ("AI"): led to its topic
+    if r.intent != "problem" and r.answers:  # a question about the report ("P1"): its answer
+        assert r.message == f"报告中的答案：{r.answers[0].title}"
+    elif r.matched and r.in_scope < r.threshold:  # a keyword query ("AI"): led to its topic
         assert r.message == f"{KEYWORD_MESSAGE}{res[0].id} {res[0].title}"
     elif r.matched:
         assert r.message == f"最接近的痛点：{res[0].id} {res[0].title}"
-    else:
+    if not r.matched:
         assert r.in_scope <= r.threshold
-        assert "no good match" in r.message
+        if r.intent == "problem":
+            assert "no good match" in r.message
         assert not any(s.matched for s in r.segments), "a matched clause makes the whole text match"
     # segments: none for a single clause, else clauses cut from the query itself
     assert r.segments == [] or 2 <= len(r.segments) <= MAX_SEGMENTS
@@ -232,6 +235,7 @@ def assert_well_formed(q: str, k: int, r: SearchResponse) -> None:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(q=QUERIES, k=st.integers(1, MAX_K))
 @example(q=BRANCHES, k=1)
+@example(q="P1", k=3)  # a question about the report: its answer leads the message
 @example(q="a " * (MAX_QUERY_CHARS // 2), k=MAX_K)  # exactly at the limit: answered
 @example(q=" " + "a" * (MAX_QUERY_CHARS + 1) + " ", k=3)  # one over: refused
 @example(q="\x00" * 5000 + BRANCHES, k=2)  # long only because of padding
