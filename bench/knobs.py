@@ -95,7 +95,7 @@ KNOBS: dict[str, list[dict[str, object]]] = {
     "LONG_NOTE_FULL_CHARS": _knob(DECIDE, "LONG_NOTE_FULL_CHARS", 1e-9, 30, 80),  # 50; 1e-9 = off
 }
 #: Constants that change what the ranker is fitted on: a variant of one of these is scored
-#: on an index built afresh with the fit redone (``TONGDIAN_FIT_CACHE=off``: ~15 s a build).
+#: on an index built afresh with the fit redone (``build_index(shipped_fit=False)``, seconds).
 REFIT = "tongdian.core.ranking.features"
 PROBE = "tongdian.core.ranking.probe"
 TRAINING = "tongdian.core.ranking.training"
@@ -484,20 +484,21 @@ def main(argv: list[str] | None = None) -> int:
               f"{sizes} texts · {emb.spec} · eval sets {eval_dir}")
     err = Console(stderr=True)
     err.print(header)
-    import os
     import tempfile
+
+    from tongdian.core.knowledge.corpus import load_corpus
+    from tongdian.core.search.build import build_index
+    from tongdian.index.store import Store
 
     refits = tempfile.TemporaryDirectory(prefix="knobs-refit-")  # removed when the run ends
 
     def open_refit() -> Engine:
         """An index built into a fresh directory with the fit redone (the vectors come from
-        the shipped cache: a few seconds)."""
-        data = Path(tempfile.mkdtemp(dir=refits.name))
-        os.environ["TONGDIAN_FIT_CACHE"] = "off"
-        try:
-            return Engine.open(Settings(data=data), rebuild=True, embedder=emb)
-        finally:
-            del os.environ["TONGDIAN_FIT_CACHE"]
+        the shipped cache: a few seconds), as ``make vectors`` fits."""
+        corpus = load_corpus(Path(settings.corpus))
+        store = Store(Path(tempfile.mkdtemp(dir=refits.name)))
+        index = build_index(corpus, emb, store, shipped_fit=False)
+        return Engine(corpus, emb, index, compose_segments=settings.compose_segments)
 
     result = run_variants(lambda: Engine.open(settings, embedder=emb), sets, variants,
                           log=lambda s: err.print(s), open_refit=open_refit)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,14 @@ def tiny_engine(tiny_settings: Settings):  # type: ignore[no-untyped-def]
     from tongdian.core.search.engine import Engine
 
     return Engine.open(tiny_settings)
+
+
+def stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """End a server the test started: politely, then by force after ten seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

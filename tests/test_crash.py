@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import stop
 from tongdian.api.app import create_app
 from tongdian.core.config import KEEP_ALIVE_SECONDS, Settings
 from tongdian.core.stewardship.kb import KBSettings
@@ -216,12 +217,7 @@ def live(tiny_settings: Settings, tiny_engine, tmp_path_factory: pytest.TempPath
             time.sleep(0.2)
         yield Live(proc, port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 def _read_until_closed(s: socket.socket, limit: float) -> tuple[bytes, float]:

@@ -38,6 +38,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Mount
 
+from tests.conftest import stop
 from tongdian.api.app import MAX_BODY_BYTES, create_app
 from tongdian.core.config import MAX_K, MAX_NOTE_CHARS, MAX_QUERY_CHARS, Settings
 
@@ -946,13 +947,7 @@ def serve(settings: Settings, log: Path) -> Iterator[Server]:
             time.sleep(0.2)
         yield server
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,11 @@ class Reading:
     fixes: list[Fix]  # the typo corrections, said to the user
     split: Split  # the clauses of ``read``
     keyword: bool  # a short keyword query, shaped like a search-box entry
-    long_note: bool  # longer than ``LONG_NOTE_CHARS``: a meeting note, not a briefing
+
+    @property
+    def long_note(self) -> bool:
+        """Longer than ``LONG_NOTE_CHARS``: a meeting note, not a briefing."""
+        return len(self.read) > LONG_NOTE_CHARS
 
 
 def validate_query(text: object, k: object = 5, max_chars: int = MAX_QUERY_CHARS) -> tuple[str, int]:
@@ -100,23 +104,23 @@ class Reader:
         norm = normalize(text)
         fixes = self.speller.fixes(norm)
         read = _corrected(text, norm, fixes) if fixes else text
-        return Reading(text, read, self.expansion(read), fixes, split_text(read),
-                       self.is_keyword_query(read), len(read) > LONG_NOTE_CHARS)
+        norm = normalize(read) if fixes else norm  # the text read, normalised once
+        return Reading(text, read, self.expansion(norm), fixes, split_text(read),
+                       self.is_keyword_query(read, norm))
 
-    def expansion(self, text: str) -> str:
-        """The acronyms of a short text spelled out, as a bracket to rank after it."""
-        norm = normalize(text)
+    def expansion(self, norm: str) -> str:
+        """The acronyms of a short normalised text spelled out, as a bracket to rank after it."""
         if self._acronym_rx is None or len(norm) > ACRONYM_MAX_CHARS:
             return ""
         seen = dict.fromkeys(m.group(1) for m in self._acronym_rx.finditer(norm))
         spelled = [self.acronyms[a] for a in seen if self.acronyms[a] not in norm]
         return f"（{'、'.join(spelled)}）" if spelled else ""
 
-    def is_keyword_query(self, text: str) -> bool:
-        """A short text without sentence punctuation that holds a term of the vocabulary."""
+    def is_keyword_query(self, text: str, norm: str) -> bool:
+        """A short text (``norm``: it normalised) without sentence punctuation that holds a
+        term of the vocabulary."""
         if _SENTENCE_MARKS.search(text):
             return False
-        norm = normalize(text)
         latin = re.findall(r"[a-z]+", norm)
         if latin and len(latin) > KEYWORD_MAX_WORDS:
             return False

@@ -58,9 +58,9 @@ class Engine:
         # questions about the report (risks, technologies, modes, the case, numbers): ask.py
         self.asker = Asker(corpus, embedder, self.evidence.dense.vectors()[
             self.evidence.view_is_example], self.answers, index.ask_vectors)
-        techs = {normalize(a) for t in corpus.technologies.values()
-                 for a in (t.name, t.name_en, *t.aliases)}
-        acronyms = {a: v for a, v in self.asker.acronyms.items() if normalize(a) not in techs}
+        # a technology's short form (AI, NLP) is read as that technology already
+        acronyms = {a: v for a, v in self.asker.acronyms.items()
+                    if not self.evidence.techs_in(normalize(a))}
         self.reader = Reader(self.asker.vocabulary, corpus.topic_terms(), acronyms, tok)
         self.parts = PartRanker(self.evidence, self.ranker, embedder, compose_segments)
         self.responder = Responder(corpus, self.evidence.views, tok, self.answers, self.asker)
